@@ -1,0 +1,60 @@
+// @ts-check
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import prettier from 'eslint-config-prettier'
+
+/** Files that must stay pure: no I/O, no clock, no randomness of their own. */
+const pureCores = ['packages/scheduler-core/src/**/*.ts']
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'docs/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { project: ['./tsconfig.dev.json'], tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: pureCores,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'Pure cores do no I/O: no node:* modules.' },
+            {
+              group: ['*libp2p*', '@libp2p/*'],
+              message: 'Pure cores know nothing of the network.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Date', message: 'Pure cores read no clock: take `now` as an argument.' },
+        { name: 'setTimeout', message: 'Pure cores have no timers: expose nextDeadline().' },
+        { name: 'setInterval', message: 'Pure cores have no timers: expose nextDeadline().' },
+        { name: 'setImmediate', message: 'Pure cores have no timers.' },
+        { name: 'performance', message: 'Pure cores read no clock.' },
+        { name: 'process', message: 'Pure cores do no I/O.' },
+        { name: 'fetch', message: 'Pure cores do no I/O.' },
+        { name: 'crypto', message: 'Pure cores draw no randomness of their own.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Pure cores take an injected rng.' },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  prettier,
+)

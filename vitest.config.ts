@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config'
+
+const packages = ['scheduler-core', 'gossip', 'migration', 'node']
+
+export default defineConfig({
+  resolve: { conditions: ['chorus-source'] },
+  test: {
+    passWithNoTests: true,
+    projects: [
+      ...packages.map((name) => ({
+        extends: true as const,
+        test: {
+          name,
+          root: `packages/${name}`,
+          include: ['test/**/*.spec.ts'],
+        },
+      })),
+      {
+        extends: true as const,
+        test: { name: 'integration', include: ['test/**/*.spec.ts'] },
+      },
+    ],
+  },
+})
