@@ -1,0 +1,31 @@
+import { ESLint } from 'eslint'
+import { describe, expect, it } from 'vitest'
+
+/** Lints `code` as if it were a file of the pure scheduler core. */
+async function lintAsCore(code: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: process.cwd() })
+  const [result] = await eslint.lintText(code, {
+    filePath: 'packages/scheduler-core/src/owner-scheduler.ts',
+  })
+  return (result?.messages ?? []).map((m) => m.message)
+}
+
+describe('lint keeps the scheduler core pure', () => {
+  it.each([
+    ['a node: import', "import { readFileSync } from 'node:fs'\nexport const x = readFileSync"],
+    ['a libp2p import', "import { createLibp2p } from 'libp2p'\nexport const x = createLibp2p"],
+    ['the clock', 'export const now = (): number => Date.now()'],
+    ['a timer', 'export const t = (): unknown => setTimeout(() => undefined, 1)'],
+    ['randomness of its own', 'export const r = (): number => Math.random()'],
+    ['performance.now', 'export const p = (): number => performance.now()'],
+  ])('flags %s', async (_what, code) => {
+    const messages = await lintAsCore(code)
+    expect(messages.join('\n')).toMatch(/Pure cores/)
+  })
+
+  it('accepts pure code', async () => {
+    expect(
+      await lintAsCore('export const add = (a: number, b: number): number => a + b\n'),
+    ).toEqual([])
+  })
+})
