@@ -49,7 +49,7 @@ export interface HandledEvent {
   readonly now: number
   readonly type: SchedulerEventType | 'unknown'
   readonly effects: number
-  readonly rejected?: RejectionReason
+  readonly rejected?: RejectionReason | undefined
 }
 
 /** A read-only view of one worker, for the shell, tests and the dashboard. */
@@ -151,6 +151,13 @@ class Rejection {
   ) {}
 }
 
+function rejectedEffect(
+  event: SchedulerEventType | 'unknown',
+  rejection: Rejection,
+): SchedulerEffect {
+  return { type: 'rejected', event, reason: rejection.reason, message: rejection.message }
+}
+
 export class OwnerScheduler {
   readonly #config: ResolvedConfig
   readonly #rng: Rng
@@ -241,21 +248,17 @@ export class OwnerScheduler {
       : new Rejection('invalid-time', `now must be a finite number, got ${String(now)}`)
     if (rejection) {
       this.#remember({ now: this.#now, type, effects: 1, rejected: rejection.reason })
-      return [
-        {
-          type: 'rejected',
-          event: type,
-          reason: rejection.reason,
-          message: rejection.message,
-        },
-      ]
+      return [rejectedEffect(type, rejection)]
     }
     this.#now = Math.max(this.#now, now)
     const effects: SchedulerEffect[] = []
     this.#fireDeadlines(effects)
-    this.#apply(event, effects)
+    // What fell due may have overtaken the event (an answer arriving after its timeout).
+    const overtaken = this.#validate(event)
+    if (overtaken) effects.push(rejectedEffect(type, overtaken))
+    else this.#apply(event, effects)
     this.#dispatchReady(effects)
-    this.#remember({ now: this.#now, type, effects: effects.length })
+    this.#remember({ now: this.#now, type, effects: effects.length, rejected: overtaken?.reason })
     return effects
   }
 

@@ -81,6 +81,15 @@ describe('completion and failure', () => {
     expect(s.snapshot()).toEqual(before)
   })
 
+  it('an answer that arrives after its timeout fell due is refused; the timeout stands', () => {
+    const s = makeScheduler({ functions: [{ name: 'f', timeoutMs: 1000 }] })
+    submit(s, 0, 'a')
+    const effects = complete(s, 1500, 'a', 1, 'late')
+    expect(effects.map((e) => e.type)).toEqual(['cancel', 'result', 'rejected'])
+    expect(effectsOf(effects, 'result')[0]?.error?.code).toBe('timeout')
+    expect(s.inflight).toBe(0)
+  })
+
   it('a forced release frees the slot and fails (or retries) the invocation', () => {
     const s = makeScheduler({ capacity: 1, functions: [{ name: 'f', maxRetries: 1 }] })
     submit(s, 0, 'a')
