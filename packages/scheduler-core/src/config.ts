@@ -8,7 +8,7 @@ export interface OwnerSchedulerConfig {
   readonly capacity: number
   /** `warm-bounded` (default), OpenWhisk's plain hash walk `openwhisk`, or a baseline. */
   readonly placement?: PlacementPolicy
-  /** Bounded load: no worker takes more than ⌈(1+ε) × mean⌉ invocations. Default 0.25. */
+  /** Bounded load: no worker takes more than ⌈(1+ε) × mean⌉ invocations. Default 1 (twice the mean). */
   readonly loadBoundEpsilon?: number
   /** An idle function host is reaped after this long. Default 600 000 (10 minutes). */
   readonly idleHostTtlMs?: number
@@ -26,7 +26,7 @@ export type ResolvedConfig = Required<OwnerSchedulerConfig>
 
 export const CONFIG_DEFAULTS = {
   placement: 'warm-bounded',
-  loadBoundEpsilon: 0.25,
+  loadBoundEpsilon: 1,
   idleHostTtlMs: 600_000,
   batchSize: 1,
   batchWaitMs: 10,

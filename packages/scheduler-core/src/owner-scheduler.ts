@@ -180,8 +180,12 @@ export class OwnerScheduler {
   readonly #warmWorkers = new Map<string, number>()
   #eligibleCount = 0
   #totalLoad = 0
+  /** Probe steps for `#stepsFor` workers, recomputed lazily when the count changed. */
   #steps: number[] = []
+  #stepsFor = 0
+  /** A ring of the last RECENT_EVENTS_KEPT handled events; `#recentNext` is the oldest slot. */
   readonly #recent: HandledEvent[] = []
+  #recentNext = 0
 
   readonly #ready = new IndexedHeap<Group>((a, b) =>
     a.priority !== b.priority ? a.priority < b.priority : a.headSeq < b.headSeq,
@@ -278,11 +282,15 @@ export class OwnerScheduler {
     return next === Number.POSITIVE_INFINITY ? undefined : next
   }
 
-  /** Where an invocation of `fn` would go now, without reserving anything. */
+  /**
+   * Where an invocation of `fn` would go now, without reserving anything or drawing from
+   * the scheduler's rng: a random choice is previewed on a clone of the rng when it has
+   * one (so it matches the real one), else on a fixed draw.
+   */
   decidePlacement(fn: string): { worker: string; warm: boolean; overloaded: boolean } | undefined {
     const state = this.#functions.get(fn)
     if (!state) return undefined
-    const decision = this.#decide(state)
+    const decision = this.#decide(state, this.#rng.clone?.() ?? { next: () => 0 })
     if (!decision) return undefined
     return {
       worker: (this.#workers[decision.position] as Worker).id,
@@ -339,7 +347,7 @@ export class OwnerScheduler {
 
   /** The last events handled (at most 256), oldest first: for failing tests and the dashboard. */
   recentEvents(): readonly HandledEvent[] {
-    return this.#recent
+    return [...this.#recent.slice(this.#recentNext), ...this.#recent.slice(0, this.#recentNext)]
   }
 
   // ---------------------------------------------------------------- validation
@@ -554,7 +562,6 @@ export class OwnerScheduler {
     }
     this.#workers.push(worker)
     this.#workersById.set(id, worker)
-    this.#steps = pairwiseCoprimeNumbersUntil(this.#workers.length)
     this.#setHealthFlags(worker, 'healthy')
   }
 
@@ -819,16 +826,20 @@ export class OwnerScheduler {
 
   // ---------------------------------------------------------------- placement
 
-  #decide(fn: FunctionState): PlacementDecision | undefined {
+  #decide(fn: FunctionState, rng: Rng = this.#rng): PlacementDecision | undefined {
     const count = this.#workers.length
     if (count === 0) return undefined
+    if (this.#stepsFor !== count) {
+      this.#steps = pairwiseCoprimeNumbersUntil(count)
+      this.#stepsFor = count
+    }
     const { home, step } = homeAndStep(fn.hash, count, this.#steps)
     const request = { fnKey: fn.key, memoryMb: fn.spec.memoryMb, home, step }
     switch (this.#config.placement) {
       case 'openwhisk':
-        return placeOpenWhisk(this.#view, request, this.#rng)
+        return placeOpenWhisk(this.#view, request, rng)
       case 'random':
-        return placeRandom(this.#view, request, this.#rng)
+        return placeRandom(this.#view, request, rng)
       case 'least-loaded':
         return placeLeastLoaded(this.#view, request)
       case 'warm-bounded':
@@ -853,6 +864,10 @@ export class OwnerScheduler {
       },
       isEligible: (position) => this.#isEligible(at(position)),
       hasWarmSlot: (position, fnKey) => (at(position).freeSlotHosts.get(fnKey)?.size ?? 0) > 0,
+      freeMb: (position) => {
+        const w = at(position)
+        return w.memoryMb - w.usedMb
+      },
       roomMb: (position) => {
         const w = at(position)
         return w.memoryMb - w.usedMb + w.idleMb
@@ -1049,8 +1064,8 @@ export class OwnerScheduler {
   }
 
   #remember(entry: HandledEvent): void {
-    if (this.#recent.length === RECENT_EVENTS_KEPT) this.#recent.shift()
-    this.#recent.push(entry)
+    this.#recent[this.#recentNext] = entry
+    this.#recentNext = (this.#recentNext + 1) % RECENT_EVENTS_KEPT
   }
 
   // ---------------------------------------------------------------- snapshots

@@ -28,6 +28,8 @@ export interface PlacementView {
   isEligible(position: number): boolean
   /** Has a host of this function version with a free concurrency slot. */
   hasWarmSlot(position: number, fnKey: string): boolean
+  /** Memory no host holds. */
+  freeMb(position: number): number
   /** Memory free or held by idle hosts that could be evicted. */
   roomMb(position: number): number
   /** Invocations in flight there. */
@@ -76,9 +78,12 @@ export function loadBound(view: PlacementView, epsilon: number): number {
 }
 
 /**
- * Warm-aware with bounded load: along the same walk, first a worker with a warm slot,
- * then one with room for a new host; never a worker already at the load bound. If
- * nothing fits, the under-bound eligible worker with the most room (forced).
+ * Warm-aware with bounded load, along the function's walk and never onto a worker already
+ * at the load bound:
+ * 1. a worker with a free slot on a warm host of the function (no cold start);
+ * 2. a worker with free memory for a new host (a cold start that evicts nothing);
+ * 3. a worker with room once idle hosts are evicted (a cold start that costs others' warmth);
+ * 4. if nothing fits, the under-bound eligible worker with the most room (forced).
  */
 export function placeWarmBounded(
   view: PlacementView,
@@ -89,30 +94,34 @@ export function placeWarmBounded(
   const { fnKey, memoryMb, home, step } = request
   const count = view.workerCount
   const bound = loadBound(view, epsilon)
-  const underBound = (i: number): boolean => view.isEligible(i) && view.load(i) < bound
-  if (view.warmWorkerCount(fnKey) > 0) {
-    const warm = walkForWorker(
-      count,
-      home,
-      step,
-      (i) => underBound(i) && view.hasWarmSlot(i, fnKey),
-    )
-    if (warm >= 0) return { position: warm, warm: true, overloaded: false }
-  }
-  const cold = walkForWorker(count, home, step, (i) => underBound(i) && view.roomMb(i) >= memoryMb)
-  if (cold >= 0) return { position: cold, warm: false, overloaded: false }
-  let best = -1
-  let bestRoom = Number.NEGATIVE_INFINITY
+  // One pass, no closures: this runs once per dispatch.
+  const lookForWarm = view.warmWorkerCount(fnKey) > 0
+  let firstFree = -1
+  let firstEvicting = -1
+  let forced = -1
+  let forcedRoom = Number.NEGATIVE_INFINITY
   for (let probe = 0, i = home; probe < count; probe++, i = (i + step) % count) {
-    if (!underBound(i)) continue
-    const room = view.roomMb(i)
-    if (room > bestRoom) {
-      best = i
-      bestRoom = room
+    if (!view.isEligible(i) || view.load(i) >= bound) continue
+    if (lookForWarm && view.hasWarmSlot(i, fnKey))
+      return { position: i, warm: true, overloaded: false }
+    if (view.freeMb(i) >= memoryMb) {
+      // Nothing warm to look for: the first worker with free memory is the answer.
+      if (!lookForWarm) return { position: i, warm: false, overloaded: false }
+      if (firstFree < 0) firstFree = i
+    } else {
+      const room = view.roomMb(i)
+      if (room >= memoryMb) {
+        if (firstEvicting < 0) firstEvicting = i
+      } else if (room > forcedRoom) {
+        forced = i
+        forcedRoom = room
+      }
     }
   }
-  if (best < 0) return undefined
-  return { position: best, warm: false, overloaded: true }
+  if (firstFree >= 0) return { position: firstFree, warm: false, overloaded: false }
+  if (firstEvicting >= 0) return { position: firstEvicting, warm: false, overloaded: false }
+  if (forced >= 0) return { position: forced, warm: false, overloaded: true }
+  return undefined
 }
 
 /** Baseline: a random eligible worker that fits (warm slot or room), else any eligible one. */

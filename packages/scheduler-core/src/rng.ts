@@ -1,6 +1,8 @@
 /** A source of uniform numbers in [0, 1). Pure cores take one; they never draw their own. */
 export interface Rng {
   next(): number
+  /** An independent copy that continues from the current state, if the source can fork. */
+  clone?(): Rng
 }
 
 /** A seeded, forkable generator (mulberry32): the same seed gives the same sequence. */

@@ -136,3 +136,54 @@ describe('late binding: a worker host may refuse', () => {
     expect(onlyDispatch(complete(s, 3, 'a')).invocations[0]?.id).toBe('b')
   })
 })
+
+describe('decidePlacement', () => {
+  it('previews without changing what later dispatches do', () => {
+    const full = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`w${i}`, 256]))
+    const make = () => {
+      const s = makeScheduler({ placement: 'openwhisk', workers: full, capacity: 100, seed: 5 })
+      for (let i = 0; i < 10; i++) submit(s, 0, `fill${i}`)
+      return s
+    }
+    const previewed = make()
+    const untouched = make()
+    const previews = [1, 2, 3].map(() => previewed.decidePlacement('f'))
+    expect(previews.every((p) => p?.overloaded)).toBe(true)
+    const next = onlyDispatch(submit(previewed, 1, 'x'))
+    expect(previews[0]?.worker).toBe(next.worker)
+    expect(next).toEqual(onlyDispatch(submit(untouched, 1, 'x')))
+  })
+})
+
+describe('warm-bounded keeps warm hosts warm', () => {
+  it('prefers a worker with free memory over evicting an idle host at home', () => {
+    const workers = { w0: 256, w1: 256, w2: 256 }
+    const setup = (placement: 'warm-bounded' | 'openwhisk') => {
+      const s = makeScheduler({
+        placement,
+        workers,
+        capacity: 10,
+        functions: [
+          { name: 'f', memoryMb: 256 },
+          { name: 'g', memoryMb: 256 },
+        ],
+      })
+      // g shares f's home (a property of the names): its idle host is there, nothing elsewhere.
+      const home = homeOf('f', 3)
+      expect(homeOf('g', 3)).toBe(home)
+      submit(s, 0, 'g0', { fn: 'g' })
+      complete(s, 1, 'g0')
+      expect(s.workers()[home]?.hosts.map((h) => h.fn)).toEqual(['g@1'])
+      return { s, home }
+    }
+    const bounded = setup('warm-bounded')
+    const spared = onlyDispatch(submit(bounded.s, 20, 'x'))
+    expect(spared.worker).not.toBe(`w${bounded.home}`)
+    expect(effectsOf(submit(bounded.s, 21, 'y', { fn: 'g' }), 'dispatch')[0]?.coldStart).toBe(false)
+
+    const walk = setup('openwhisk')
+    const evicting = submit(walk.s, 20, 'x')
+    expect(onlyDispatch(evicting).worker).toBe(`w${walk.home}`)
+    expect(effectsOf(evicting, 'evict-host')).toHaveLength(1)
+  })
+})
