@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint'
 import prettier from 'eslint-config-prettier'
 
 /** Files that must stay pure: no I/O, no clock, no randomness of their own. */
-const pureCores = ['packages/scheduler-core/src/**/*.ts']
+const pureCores = ['packages/scheduler-core/src/**/*.ts', 'packages/gossip/src/core/**/*.ts']
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'docs/**'] },

@@ -13,11 +13,16 @@ export default defineConfig({
           name,
           root: `packages/${name}`,
           include: ['test/**/*.spec.ts'],
+          setupFiles: [new URL('./packages/node/src/polyfill.ts', import.meta.url).pathname],
         },
       })),
       {
         extends: true as const,
-        test: { name: 'integration', include: ['test/**/*.spec.ts'] },
+        test: {
+          name: 'integration',
+          include: ['test/**/*.spec.ts'],
+          setupFiles: [new URL('./packages/node/src/polyfill.ts', import.meta.url).pathname],
+        },
       },
     ],
   },

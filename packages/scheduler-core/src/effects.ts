@@ -24,6 +24,7 @@ export type RejectionReason =
   | 'unknown-dispatch'
   | 'unknown-host'
   | 'stale-attempt'
+  | 'not-queued'
 
 /** What the shell must carry out, in order. */
 export type SchedulerEffect =

@@ -44,6 +44,11 @@ export type SchedulerEvent =
       readonly invocationId: string
       readonly attempt: number
     }
+  /**
+   * Takes a queued invocation out without a result: it is being handed to another
+   * scheduler (a merge or a migration), which will answer for it.
+   */
+  | { readonly type: 'invocation-withdrawn'; readonly invocationId: string }
   /** A function host died or was killed: the invocations it was running fail (and may retry). */
   | { readonly type: 'host-lost'; readonly hostId: string }
 

@@ -420,6 +420,20 @@ export class OwnerScheduler {
         }
         return undefined
       }
+      case 'invocation-withdrawn': {
+        const inv = this.#invocations.get(event.invocationId)
+        if (!inv)
+          return new Rejection(
+            'unknown-invocation',
+            `no live invocation ${String(event.invocationId)}`,
+          )
+        return inv.state === 'queued'
+          ? undefined
+          : new Rejection(
+              'not-queued',
+              `invocation ${inv.id} is ${inv.state}: only queued ones can be withdrawn`,
+            )
+      }
       case 'dispatch-refused':
         return this.#dispatches.has(event.dispatchId)
           ? undefined
@@ -501,6 +515,8 @@ export class OwnerScheduler {
           'released by the shell before an answer came',
           effects,
         )
+      case 'invocation-withdrawn':
+        return this.#withdraw(this.#invocations.get(event.invocationId) as Invocation)
       case 'dispatch-refused':
         return this.#refused(this.#dispatches.get(event.dispatchId) as Dispatch)
       case 'host-lost':
@@ -717,6 +733,16 @@ export class OwnerScheduler {
       }
       return
     }
+  }
+
+  /** Forgets a queued invocation without a result (another scheduler will answer for it). */
+  #withdraw(inv: Invocation): void {
+    this.#queueDeadlines.remove(inv)
+    const group = inv.fn.groups[inv.priority]
+    group.live--
+    inv.state = 'finished'
+    this.#invocations.delete(inv.id)
+    this.#refreshGroup(group)
   }
 
   #expireQueued(inv: Invocation, effects: SchedulerEffect[]): void {

@@ -74,3 +74,30 @@ describe('the queue', () => {
     expect(running).toBe('q1998')
   })
 })
+
+describe('withdrawing', () => {
+  it('takes a queued invocation out without a result, keeping the others in order', () => {
+    const s = makeScheduler({ capacity: 0 })
+    for (const id of ['a', 'b', 'c']) submit(s, 0, id)
+    expect(s.handle({ type: 'invocation-withdrawn', invocationId: 'b' }, 1)).toEqual([])
+    expect(s.invocationState('b')).toBeUndefined()
+    expect(s.queued).toBe(2)
+    expect(dispatchedIds(s.handle({ type: 'capacity-changed', capacity: 3 }, 2))).toEqual([
+      'a',
+      'c',
+    ])
+    // A withdrawn id may come back as a new submission.
+    expect(dispatchedIds(submit(s, 3, 'b'))).toEqual(['b'])
+  })
+
+  it('refuses running and unknown invocations', () => {
+    const s = makeScheduler({ capacity: 1 })
+    submit(s, 0, 'running')
+    const before = s.snapshot()
+    const running = s.handle({ type: 'invocation-withdrawn', invocationId: 'running' }, 1)
+    expect(effectsOf(running, 'rejected')[0]?.reason).toBe('not-queued')
+    const unknown = s.handle({ type: 'invocation-withdrawn', invocationId: 'ghost' }, 1)
+    expect(effectsOf(unknown, 'rejected')[0]?.reason).toBe('unknown-invocation')
+    expect(s.snapshot()).toEqual(before)
+  })
+})

@@ -1,0 +1,869 @@
+/**
+ * The peer's HTTP API over a `PeerApi`: a routing core that needs no socket (`request()`,
+ * for tests, in the manner of hono's `app.request`) and a thin `node:http` adapter
+ * (`listen()`). JSON everywhere; every error is `{ "error": { "code", "message" } }` with the
+ * status `http-status.ts` gives its code. The routes and the decisions behind them are in
+ * this package's README, under "HTTP API".
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ChorusError } from './errors.js'
+import { httpStatus, type HttpErrorCode, type HttpOnlyErrorCode } from './http-status.js'
+import { METRICS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js'
+import { functionNameProblem, ownerNameProblem } from './names.js'
+import type { InvokeRequest, PeerApi, PeerEvent } from './peer-api.js'
+
+export interface HttpApiInit {
+  /** Largest request body accepted, in bytes; a larger one is answered 413. Default 1 MiB. */
+  readonly maxBodyBytes?: number
+  /** How long a request may take (a waiting invocation included) before it is answered 504. Default 5 minutes. */
+  readonly waitTimeoutMs?: number
+  /** How often an event stream sends a heartbeat comment. Default 15 s. */
+  readonly heartbeatMs?: number
+  /** Where the causes of 500s and dropped event streams go (callers never see them). Default: nowhere. */
+  readonly log?: (line: string) => void
+  /** When given, request counts and durations are recorded here (`chorus_http_*`). */
+  readonly metrics?: MetricsRegistry
+}
+
+export interface HttpRequestInit {
+  readonly headers?: Readonly<Record<string, string>>
+  readonly body?: Buffer | string
+  /**
+   * Ends a streaming response (`GET /v1/events`): the promise settles, with everything streamed
+   * so far, when this aborts. Without a signal a stream ends right after its opening comment.
+   */
+  readonly signal?: AbortSignal
+}
+
+export interface HttpResponse {
+  readonly status: number
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Buffer
+}
+
+export interface HttpServer {
+  /** `http://host:port`, with the port actually bound (when 0 was asked for). */
+  readonly url: string
+  /**
+   * Stops accepting connections, answers requests still in progress 503 `shutting-down`,
+   * ends open event streams and closes keep-alive sockets, so the process can exit.
+   */
+  close(): Promise<void>
+}
+
+export interface HttpApi {
+  /** Answers one request in process, without a socket. */
+  request(method: string, path: string, init?: HttpRequestInit): Promise<HttpResponse>
+  /** Serves the API over HTTP on `host:port` (port 0 picks a free port). */
+  listen(host: string, port: number): Promise<HttpServer>
+}
+
+export const HTTP_API_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  waitTimeoutMs: 5 * 60_000,
+  heartbeatMs: 15_000,
+} as const
+
+/** An event stream whose client has not taken this many bytes is dropped: it cannot keep up. */
+const MAX_STREAM_BACKLOG_BYTES = 1024 * 1024
+/** How long `close()` lets answers in flight reach their clients before cutting sockets. */
+const CLOSE_GRACE_MS = 2_000
+const MAX_INVOCATION_ID_LENGTH = 256
+const MAX_IDEMPOTENCY_KEY_LENGTH = 256
+const INVOKE_FIELDS = ['input', 'priority', 'qos', 'wait', 'idempotencyKey'] as const
+
+export function createHttpApi(api: PeerApi, init: HttpApiInit = {}): HttpApi {
+  return new DefaultHttpApi(api, init)
+}
+
+/** What the routing core needs of a request, wherever it came from. */
+interface CoreRequest {
+  readonly method: string
+  /** Path and query, as sent. */
+  readonly target: string
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | undefined>>
+  /** The body, up to `maxBodyBytes`; rejects with `body-too-large` beyond. */
+  readBody(): Promise<Buffer>
+  /** Aborts when the server shuts down. */
+  readonly signal: AbortSignal
+}
+
+type CoreResponse = FullResponse | StreamResponse
+
+interface FullResponse {
+  readonly kind: 'full'
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: Buffer
+}
+
+interface StreamResponse {
+  readonly kind: 'stream'
+  readonly status: number
+  readonly headers: Record<string, string>
+  /** Starts streaming into `sink`; the stream lasts until the sink closes. */
+  attach(sink: StreamSink): void
+}
+
+/** Where a streaming response goes: a socket, or memory for `request()`. */
+interface StreamSink {
+  write(chunk: string): void
+  /** Bytes written that the client has not taken yet. */
+  backlog(): number
+  end(): void
+  /** Ends the stream without flushing what is still buffered (for a client that stalls). */
+  drop(): void
+  /** Runs `listener` once, when the client goes away or the stream ends. */
+  onClose(listener: () => void): void
+}
+
+interface Route {
+  /** The route's template: a metrics label and the path in 405 messages. */
+  readonly template: string
+  match(segments: readonly string[]): Record<string, string> | undefined
+  readonly methods: Readonly<Record<string, Handler>>
+}
+
+interface Context {
+  readonly request: CoreRequest
+  readonly params: Readonly<Record<string, string>>
+  readonly query: URLSearchParams
+}
+
+type Handler = (context: Context) => CoreResponse | Promise<CoreResponse>
+
+/** The errors only the HTTP layer raises (405, 415): they are no ChorusError. */
+class HttpOnlyError extends Error {
+  constructor(
+    readonly code: HttpOnlyErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+interface Instruments {
+  readonly count: (route: string, method: string, status: number) => void
+  readonly time: (route: string, seconds: number) => void
+}
+
+class DefaultHttpApi implements HttpApi {
+  readonly #api: PeerApi
+  readonly #maxBodyBytes: number
+  readonly #waitTimeoutMs: number
+  readonly #log: (line: string) => void
+  readonly #events: EventHub
+  readonly #routes: readonly Route[]
+  readonly #instruments: Instruments | undefined
+
+  constructor(api: PeerApi, init: HttpApiInit) {
+    this.#api = api
+    this.#maxBodyBytes = setting(init, 'maxBodyBytes')
+    this.#waitTimeoutMs = setting(init, 'waitTimeoutMs')
+    const heartbeatMs = setting(init, 'heartbeatMs')
+    this.#log = init.log ?? (() => {})
+    this.#events = new EventHub(api, heartbeatMs, this.#log)
+    this.#instruments = init.metrics && instrument(init.metrics, this.#events)
+    this.#routes = [
+      literal('/v1/health', { GET: () => this.#health() }),
+      literal('/v1/mesh/peers', { GET: () => json(200, { self: api.peerId, peers: api.peers() }) }),
+      literal('/v1/mesh/schedulers', { GET: (c) => this.#schedulers(c) }),
+      {
+        template: '/v1/owners/{owner}/functions/{name}/invocations',
+        match: matchInvocations,
+        methods: { POST: (c) => this.#invoke(c) },
+      },
+      {
+        template: '/v1/invocations/{id}',
+        match: (s) =>
+          s.length === 3 && s[0] === 'v1' && s[1] === 'invocations'
+            ? { id: s[2] ?? '' }
+            : undefined,
+        methods: { GET: (c) => this.#invocation(c) },
+      },
+      literal('/v1/events', { GET: () => this.#eventStream() }),
+      literal('/metrics', {
+        GET: () => full(200, { 'content-type': METRICS_CONTENT_TYPE }, api.metricsText()),
+      }),
+    ]
+  }
+
+  async request(method: string, path: string, init: HttpRequestInit = {}): Promise<HttpResponse> {
+    const headers = Object.fromEntries(
+      Object.entries(init.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+    )
+    const body =
+      typeof init.body === 'string' ? Buffer.from(init.body) : (init.body ?? Buffer.alloc(0))
+    const response = await this.#handle({
+      method: method.toUpperCase(),
+      target: path,
+      headers,
+      readBody: () =>
+        body.length > this.#maxBodyBytes
+          ? Promise.reject(tooLarge(this.#maxBodyBytes))
+          : Promise.resolve(body),
+      signal: new AbortController().signal,
+    })
+    if (response.kind === 'full') return response
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: await collect(response, init.signal),
+    }
+  }
+
+  async listen(host: string, port: number): Promise<HttpServer> {
+    const server = createServer()
+    const shutdown = new AbortController()
+    const inFlight = new Set<ServerResponse>()
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      inFlight.add(res)
+      res.once('close', () => inFlight.delete(res))
+      void this.#serve(req, res, shutdown.signal)
+    })
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void =>
+        reject(
+          new ChorusError(
+            'internal',
+            `cannot serve HTTP on ${hostPort(host, port)}: ${err.message}`,
+          ),
+        )
+      server.once('error', onError)
+      server.listen(port, host, () => {
+        server.off('error', onError)
+        resolve()
+      })
+    })
+    server.on('error', (err) => this.#log(`http server error: ${err.message}`))
+    const bound = (server.address() as AddressInfo).port
+    let closing: Promise<void> | undefined
+    return {
+      url: `http://${hostPort(host, bound)}`,
+      close: () =>
+        (closing ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+          shutdown.abort()
+          server.closeIdleConnections()
+          await allClosed(inFlight, CLOSE_GRACE_MS)
+          server.closeAllConnections()
+          await closed
+        })()),
+    }
+  }
+
+  /** Carries one `node:http` request through the core. Never rejects. */
+  async #serve(req: IncomingMessage, res: ServerResponse, shutdown: AbortSignal): Promise<void> {
+    const body = bodyReader(req, this.#maxBodyBytes)
+    const response = await this.#handle({
+      method: req.method ?? 'GET',
+      target: req.url ?? '/',
+      headers: flattenHeaders(req),
+      readBody: body.read,
+      signal: shutdown,
+    })
+    const sink = response.kind === 'stream' ? socketSink(res) : undefined
+    try {
+      if (res.destroyed) return
+      const headers: Record<string, string> = { ...response.headers }
+      // A body we did not read to its end is not read at all (it may be huge): close after answering.
+      const unread = !req.complete && !body.isSmall()
+      if (shutdown.aborted || unread) headers.connection = 'close'
+      if (unread) res.once('finish', () => req.socket.destroy())
+      if (response.kind === 'full') {
+        res.writeHead(response.status, {
+          ...headers,
+          'content-length': String(response.body.length),
+        })
+        res.end(response.body)
+        return
+      }
+      res.writeHead(response.status, headers)
+      res.flushHeaders()
+    } catch (err) {
+      this.#log(`http: failed to answer ${req.method} ${req.url}: ${describe(err)}`)
+      res.destroy()
+    } finally {
+      // A stream always attaches, even to a client already gone, so that it unsubscribes.
+      if (response.kind === 'stream' && sink !== undefined) {
+        const onShutdown = (): void => sink.end()
+        shutdown.addEventListener('abort', onShutdown, { once: true })
+        sink.onClose(() => shutdown.removeEventListener('abort', onShutdown))
+        response.attach(sink)
+        if (shutdown.aborted) sink.end()
+      }
+    }
+  }
+
+  /** Routes a request and turns whatever happens into a response. Never rejects. */
+  async #handle(request: CoreRequest): Promise<CoreResponse> {
+    const started = performance.now()
+    const matched = { template: 'unmatched' }
+    const work = this.#route(request, matched)
+    let response: CoreResponse
+    try {
+      response = await this.#deadline(work, request.signal)
+    } catch (err) {
+      response = this.#errorResponse(err, request)
+      // A stream that opens after its request gave up must not stay subscribed.
+      work.then(
+        (late) => {
+          if (late.kind === 'stream') late.attach(closedSink())
+        },
+        () => {},
+      )
+    }
+    if (this.#instruments) {
+      this.#instruments.count(matched.template, request.method, response.status)
+      this.#instruments.time(matched.template, (performance.now() - started) / 1000)
+    }
+    return response
+  }
+
+  /** Finds the route and runs its handler; records in `matched` which route it was. */
+  async #route(request: CoreRequest, matched: { template: string }): Promise<CoreResponse> {
+    const { path, query } = splitTarget(request.target)
+    const segments = path.split('/').slice(1)
+    for (const route of this.#routes) {
+      const params = route.match(segments)
+      if (params === undefined) continue
+      matched.template = route.template
+      const handler = Object.hasOwn(route.methods, request.method)
+        ? route.methods[request.method]
+        : undefined
+      if (handler === undefined) {
+        const allow = Object.keys(route.methods).join(', ')
+        throw new HttpOnlyError(
+          'method-not-allowed',
+          `${request.method} is not allowed on ${route.template} (allowed: ${allow})`,
+          { allow },
+        )
+      }
+      const decoded: Record<string, string> = {}
+      for (const [name, raw] of Object.entries(params)) decoded[name] = decodeSegment(raw)
+      return handler({ request, params: decoded, query })
+    }
+    throw new ChorusError('not-found', `no route for ${request.method} ${truncate(path)}`)
+  }
+
+  /** `work`, or a 504 after `waitTimeoutMs`, or a 503 when the server shuts down. */
+  #deadline<T>(work: Promise<T>, shutdown: AbortSignal): Promise<T> {
+    let settle = (): void => {}
+    const limit = new Promise<never>((_, reject) => {
+      const onShutdown = (): void =>
+        reject(new ChorusError('shutting-down', 'this peer is shutting down; try another one'))
+      const timer = setTimeout(
+        () => reject(new ChorusError('timeout', `no answer within ${this.#waitTimeoutMs} ms`)),
+        this.#waitTimeoutMs,
+      )
+      settle = () => {
+        clearTimeout(timer)
+        shutdown.removeEventListener('abort', onShutdown)
+      }
+      if (shutdown.aborted) onShutdown()
+      else shutdown.addEventListener('abort', onShutdown, { once: true })
+    })
+    return Promise.race([work, limit]).finally(settle)
+  }
+
+  #errorResponse(err: unknown, request: CoreRequest): FullResponse {
+    if (err instanceof HttpOnlyError) return errorBody(err.code, err.message, err.headers)
+    if (err instanceof ChorusError) return errorBody(err.code, err.message)
+    this.#log(`http: ${request.method} ${truncate(request.target)} failed: ${describe(err)}`)
+    return errorBody('internal', 'internal error')
+  }
+
+  #health(): FullResponse {
+    return json(200, { ok: true, peerId: this.#api.peerId, version: this.#api.version })
+  }
+
+  #schedulers({ query }: Context): FullResponse {
+    const local = query.get('local')
+    let localOnly = false
+    if (local === '' || local === '1' || local === 'true') localOnly = true
+    else if (local !== null && local !== '0' && local !== 'false') {
+      throw new ChorusError(
+        'bad-request',
+        `query parameter 'local' must be 1 or 0, got ${truncate(local)}`,
+      )
+    }
+    return json(200, { schedulers: this.#api.schedulers(localOnly) })
+  }
+
+  async #invoke({ request, params }: Context): Promise<FullResponse> {
+    const owner = params.owner ?? ''
+    const fn = params.name ?? ''
+    const problem = ownerNameProblem(owner) ?? functionNameProblem(fn)
+    if (problem !== undefined) throw new ChorusError('bad-request', problem)
+    const contentType = request.headers['content-type']
+    if (contentType !== undefined && !isJsonMediaType(contentType)) {
+      throw new HttpOnlyError(
+        'unsupported-media-type',
+        `Content-Type must be application/json, not ${truncate(contentType)}`,
+      )
+    }
+    const raw = await request.readBody()
+    let body: unknown = {}
+    if (raw.length > 0) {
+      if (contentType === undefined) {
+        throw new HttpOnlyError(
+          'unsupported-media-type',
+          'a request body needs Content-Type: application/json',
+        )
+      }
+      body = parseJson(raw)
+    }
+    const invoke = invokeRequest(owner, fn, body)
+    const view = await this.#api.invoke(invoke)
+    if (invoke.wait === true) return json(200, view)
+    return json(
+      202,
+      { id: view.id, status: view.status },
+      { location: `/v1/invocations/${encodeURIComponent(view.id)}` },
+    )
+  }
+
+  async #invocation({ params }: Context): Promise<FullResponse> {
+    const id = params.id ?? ''
+    if (id.length === 0 || id.length > MAX_INVOCATION_ID_LENGTH || /\p{Cc}/u.test(id)) {
+      throw new ChorusError(
+        'bad-request',
+        `an invocation id has 1 to ${MAX_INVOCATION_ID_LENGTH} characters and no control characters`,
+      )
+    }
+    const view = await this.#api.invocation(id)
+    if (view === undefined) {
+      throw new ChorusError('unknown-invocation', `no peer knows invocation ${JSON.stringify(id)}`)
+    }
+    return json(200, view)
+  }
+
+  #eventStream(): StreamResponse {
+    // Subscribing here, before any header is sent, lets a failure still answer 500.
+    const attach = this.#events.open()
+    return {
+      kind: 'stream',
+      status: 200,
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-accel-buffering': 'no',
+      },
+      attach,
+    }
+  }
+}
+
+/**
+ * Fans the peer's events out to the connected event streams. It holds a subscription to
+ * `api.onEvent` and a heartbeat timer only while a client is connected (or connecting).
+ */
+class EventHub {
+  readonly #api: PeerApi
+  readonly #heartbeatMs: number
+  readonly #log: (line: string) => void
+  readonly #clients = new Set<StreamSink>()
+  /** Streams answered but not attached yet: what they miss meanwhile is kept for them. */
+  readonly #connecting = new Set<string[]>()
+  #unsubscribe: (() => void) | undefined
+  #heartbeat: ReturnType<typeof setInterval> | undefined
+
+  constructor(api: PeerApi, heartbeatMs: number, log: (line: string) => void) {
+    this.#api = api
+    this.#heartbeatMs = heartbeatMs
+    this.#log = log
+  }
+
+  get size(): number {
+    return this.#clients.size
+  }
+
+  /**
+   * Subscribes to the peer's events, unless already subscribed, for a client about to
+   * connect; throws what `onEvent` throws. Returns what attaches the client's stream.
+   */
+  open(): (sink: StreamSink) => void {
+    const missed: string[] = []
+    this.#connecting.add(missed)
+    try {
+      this.#unsubscribe ??= this.#api.onEvent((event) => this.#publish(event))
+    } catch (err) {
+      this.#connecting.delete(missed)
+      throw err
+    }
+    return (sink) => {
+      this.#connecting.delete(missed)
+      this.#clients.add(sink)
+      this.#heartbeat ??= setInterval(() => this.#broadcast(': heartbeat\n\n'), this.#heartbeatMs)
+      sink.onClose(() => this.#remove(sink))
+      sink.write(`: connected to ${this.#api.peerId}\n\n`)
+      for (const chunk of missed) sink.write(chunk)
+    }
+  }
+
+  #remove(sink: StreamSink): void {
+    this.#clients.delete(sink)
+    if (this.#clients.size > 0 || this.#connecting.size > 0) return
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = undefined
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    try {
+      unsubscribe?.()
+    } catch (err) {
+      this.#log(`events: unsubscribing failed: ${describe(err)}`)
+    }
+  }
+
+  #publish(event: PeerEvent): void {
+    let chunk: string
+    try {
+      // JSON never contains a raw line break, so `data` stays one line.
+      const type = String(event.type).replace(/[\r\n]/g, ' ')
+      chunk = `event: ${type}\ndata: ${JSON.stringify(event)}\n\n`
+    } catch (err) {
+      this.#log(`events: dropped an event that is not JSON: ${describe(err)}`)
+      return
+    }
+    for (const missed of this.#connecting) missed.push(chunk)
+    this.#broadcast(chunk)
+  }
+
+  #broadcast(chunk: string): void {
+    for (const sink of this.#clients) {
+      if (sink.backlog() > MAX_STREAM_BACKLOG_BYTES) {
+        this.#log('events: dropped a client that does not keep up')
+        sink.drop()
+      } else {
+        sink.write(chunk)
+      }
+    }
+  }
+}
+
+function instrument(metrics: MetricsRegistry, events: EventHub): Instruments {
+  const requests = metrics.counter('chorus_http_requests_total', 'HTTP requests answered.', {
+    labelNames: ['route', 'method', 'status'],
+  })
+  const duration = metrics.histogram(
+    'chorus_http_request_duration_seconds',
+    'Time to answer an HTTP request (to open it, for event streams).',
+    { labelNames: ['route'] },
+  )
+  const streams = metrics.gauge('chorus_http_event_streams', 'Event stream clients connected.')
+  metrics.onCollect(() => streams.set(events.size))
+  const known = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
+  return {
+    count: (route, method, status) =>
+      requests.inc(1, { route, method: known.has(method) ? method : 'other', status }),
+    time: (route, seconds) => duration.observe(seconds, { route }),
+  }
+}
+
+function literal(path: string, methods: Record<string, Handler>): Route {
+  const expected = path.split('/').slice(1)
+  return {
+    template: path,
+    match: (segments) =>
+      segments.length === expected.length && segments.every((s, i) => s === expected[i])
+        ? {}
+        : undefined,
+    methods,
+  }
+}
+
+/** `v1/owners/{owner}/functions/{name...}/invocations`: a function name may span segments. */
+function matchInvocations(s: readonly string[]): Record<string, string> | undefined {
+  if (s.length < 6 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== 'functions') return undefined
+  if (s[s.length - 1] !== 'invocations') return undefined
+  return { owner: s[2] ?? '', name: s.slice(4, -1).join('/') }
+}
+
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  let rest = target
+  if (!rest.startsWith('/')) {
+    // The absolute form (`GET http://host/path`) that proxies send.
+    try {
+      const url = new URL(rest)
+      rest = url.pathname + url.search
+    } catch {
+      throw new ChorusError('bad-request', 'the request target must be a path')
+    }
+  }
+  const q = rest.indexOf('?')
+  return q < 0
+    ? { path: rest, query: new URLSearchParams() }
+    : { path: rest.slice(0, q), query: new URLSearchParams(rest.slice(q + 1)) }
+}
+
+/** Decodes one path parameter; a name split into segments keeps its '/'. */
+function decodeSegment(raw: string): string {
+  try {
+    return raw.split('/').map(decodeURIComponent).join('/')
+  } catch {
+    throw new ChorusError('bad-request', `malformed percent-encoding in ${truncate(raw)}`)
+  }
+}
+
+function isJsonMediaType(contentType: string): boolean {
+  const [type = '', ...parameters] = contentType.split(';').map((p) => p.trim().toLowerCase())
+  if (type !== 'application/json') return false
+  return parameters.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p))
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+function parseJson(raw: Buffer): unknown {
+  let text: string
+  try {
+    text = UTF8.decode(raw)
+  } catch {
+    throw new ChorusError('invalid-json', 'the request body is not valid UTF-8')
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new ChorusError('invalid-json', `the request body is not valid JSON: ${messageOf(err)}`)
+  }
+}
+
+/** Checks an invocation body strictly: unknown fields and wrong types are refused by name. */
+function invokeRequest(
+  owner: string,
+  fn: string,
+  body: unknown,
+): InvokeRequest & { wait: boolean } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ChorusError('bad-request', 'the request body must be a JSON object')
+  }
+  const fields = body as Record<string, unknown>
+  for (const name of Object.keys(fields)) {
+    if (!(INVOKE_FIELDS as readonly string[]).includes(name)) {
+      throw new ChorusError(
+        'bad-request',
+        `unknown field ${JSON.stringify(truncate(name))} (allowed: ${INVOKE_FIELDS.join(', ')})`,
+      )
+    }
+  }
+  const { priority, qos, wait, idempotencyKey } = fields
+  if (priority !== undefined && priority !== 0 && priority !== 1) {
+    throw new ChorusError('bad-request', "field 'priority' must be 0 (high) or 1 (low)")
+  }
+  if (qos !== undefined && qos !== 'latency' && qos !== 'cost') {
+    throw new ChorusError('bad-request', 'field \'qos\' must be "latency" or "cost"')
+  }
+  if (wait !== undefined && typeof wait !== 'boolean') {
+    throw new ChorusError('bad-request', "field 'wait' must be true or false")
+  }
+  if (
+    idempotencyKey !== undefined &&
+    (typeof idempotencyKey !== 'string' ||
+      idempotencyKey.length === 0 ||
+      idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+  ) {
+    throw new ChorusError(
+      'bad-request',
+      `field 'idempotencyKey' must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+    )
+  }
+  return {
+    owner,
+    fn,
+    ...(Object.hasOwn(fields, 'input') ? { input: fields.input } : {}),
+    ...(priority !== undefined ? { priority } : {}),
+    ...(qos !== undefined ? { qos } : {}),
+    wait: wait ?? true,
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+  }
+}
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): FullResponse {
+  return full(
+    status,
+    { 'content-type': 'application/json; charset=utf-8', ...headers },
+    JSON.stringify(value),
+  )
+}
+
+function full(status: number, headers: Record<string, string>, body: string): FullResponse {
+  return {
+    kind: 'full',
+    status,
+    headers: { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers },
+    body: Buffer.from(body),
+  }
+}
+
+function errorBody(
+  code: HttpErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): FullResponse {
+  return json(httpStatus(code), { error: { code, message } }, headers)
+}
+
+function tooLarge(max: number): ChorusError {
+  return new ChorusError('body-too-large', `the request body is larger than ${max} bytes`)
+}
+
+/** Reads a request body up to `max` bytes, and no further. */
+function bodyReader(
+  req: IncomingMessage,
+  max: number,
+): { read: () => Promise<Buffer>; isSmall: () => boolean } {
+  const header = req.headers['content-length']
+  const declared = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined
+  let reading: Promise<Buffer> | undefined
+  const read = (): Promise<Buffer> => {
+    if (declared !== undefined && declared > max) return Promise.reject(tooLarge(max))
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      const stop = (): void => {
+        req.off('data', onData)
+        req.off('end', onEnd)
+        req.off('error', onError)
+        req.off('close', onClose)
+      }
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length
+        if (size <= max) return void chunks.push(chunk)
+        stop()
+        req.pause()
+        reject(tooLarge(max))
+      }
+      const onEnd = (): void => {
+        stop()
+        resolve(Buffer.concat(chunks, size))
+      }
+      const onError = (): void => {
+        stop()
+        reject(new ChorusError('bad-request', 'the request body could not be read'))
+      }
+      const onClose = (): void => {
+        if (req.complete) return
+        stop()
+        reject(new ChorusError('bad-request', 'the client went away before sending the whole body'))
+      }
+      req.on('data', onData)
+      req.on('end', onEnd)
+      req.on('error', onError)
+      req.on('close', onClose)
+    })
+  }
+  return {
+    read: () => (reading ??= read()),
+    // Node drains a small unread body itself and keeps the connection alive.
+    isSmall: () => declared !== undefined && declared <= max,
+  }
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    headers[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return headers
+}
+
+function closedSink(): StreamSink {
+  return {
+    write: () => {},
+    backlog: () => 0,
+    end: () => {},
+    drop: () => {},
+    onClose: (listener) => queueMicrotask(listener),
+  }
+}
+
+function socketSink(res: ServerResponse): StreamSink {
+  return {
+    write: (chunk) => {
+      if (!res.writableEnded && !res.destroyed) res.write(chunk)
+    },
+    backlog: () => res.writableLength,
+    end: () => {
+      if (!res.writableEnded) res.end()
+    },
+    drop: () => res.destroy(),
+    onClose: (listener) => {
+      if (res.destroyed || res.writableFinished) queueMicrotask(listener)
+      else res.once('close', listener)
+    },
+  }
+}
+
+/** Collects a stream response in memory until `signal` aborts (or at once without one). */
+function collect(response: StreamResponse, signal: AbortSignal | undefined): Promise<Buffer> {
+  return new Promise<Buffer>((resolve) => {
+    const chunks: string[] = []
+    const listeners: (() => void)[] = []
+    let ended = false
+    const end = (): void => {
+      if (ended) return
+      ended = true
+      signal?.removeEventListener('abort', end)
+      for (const listener of listeners) listener()
+      resolve(Buffer.from(chunks.join('')))
+    }
+    response.attach({
+      write: (chunk) => {
+        if (!ended) chunks.push(chunk)
+      },
+      backlog: () => 0,
+      end,
+      drop: end,
+      onClose: (listener) => {
+        if (ended) queueMicrotask(listener)
+        else listeners.push(listener)
+      },
+    })
+    if (signal === undefined || signal.aborted) end()
+    else signal.addEventListener('abort', end, { once: true })
+  })
+}
+
+/** Resolves when every response in `open` has closed, or after `graceMs`. */
+function allClosed(open: ReadonlySet<ServerResponse>, graceMs: number): Promise<void> {
+  const waiting = [...open].filter((res) => !res.destroyed && !res.writableFinished)
+  if (waiting.length === 0) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, graceMs)
+    timer.unref()
+    void Promise.all(waiting.map((res) => new Promise((r) => res.once('close', r)))).then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+/** A setting of `init`, or its default; timers take at most 2^31 - 1 ms. */
+function setting(init: HttpApiInit, name: keyof typeof HTTP_API_DEFAULTS): number {
+  const value = init[name] ?? HTTP_API_DEFAULTS[name]
+  if (!Number.isSafeInteger(value) || value <= 0 || value > 2 ** 31 - 1) {
+    throw new RangeError(`${name} must be a positive integer below 2^31, got ${value}`)
+  }
+  return value
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+function truncate(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`
+}
+
+/** For logs only: callers never see a stack. */
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? err.message
+  return String(err)
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -1,0 +1,53 @@
+/**
+ * The libp2p host every peer runs: TCP, Noise, yamux, identify, ping and gossipsub, with
+ * an optional private-network pre-shared key so outsiders cannot even connect.
+ */
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { ping, type Ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+
+// A `type`, not an `interface`: libp2p's service map needs an index signature.
+export type ChorusServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+}
+
+export type ChorusLibp2p = Libp2p<ChorusServices>
+
+export interface Libp2pHostInit {
+  privateKey: PrivateKey
+  listen: readonly string[]
+  /** The contents of a swarm key file (`/key/swarm/psk/1.0.0/` format). */
+  psk?: Uint8Array
+  /** Connections to keep; the mesh dials learned peers up to this many. */
+  maxConnections?: number
+}
+
+export async function createLibp2pHost(init: Libp2pHostInit): Promise<ChorusLibp2p> {
+  return createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: [...init.listen] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.psk ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),
+    connectionManager: { maxConnections: init.maxConnections ?? 64 },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        floodPublish: true,
+        heartbeatInterval: 700,
+      }),
+    },
+  })
+}

@@ -1,0 +1,84 @@
+/**
+ * What the HTTP API and the CLI need from a running peer: a narrow, typed surface that
+ * the peer implements and that tests can fake. Everything here is JSON-serialisable.
+ */
+import type { ChorusError } from './errors.js'
+
+export type MemberStateName = 'alive' | 'suspect' | 'dead' | 'left'
+
+export interface PeerInfo {
+  readonly peerId: string
+  readonly addrs: readonly string[]
+  readonly state: MemberStateName
+  /** Milliseconds since this peer last heard from it (0 for itself). */
+  readonly lastSeenMs: number
+  /** Its latest load summary, if one has arrived. */
+  readonly load?: unknown
+}
+
+export interface SchedulerInfo {
+  readonly guid: string
+  readonly owner: string
+  readonly provider: string
+  readonly peerId: string
+  readonly epoch: number
+  readonly capacity: number
+  readonly pending: number
+  readonly inflight: number
+}
+
+export interface InvokeRequest {
+  readonly owner: string
+  readonly fn: string
+  readonly input?: unknown
+  readonly priority?: 0 | 1
+  readonly qos?: 'latency' | 'cost'
+  /** Default true: answer when the invocation has finished. */
+  readonly wait?: boolean
+  readonly idempotencyKey?: string
+}
+
+export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed'
+
+export interface InvocationView {
+  readonly id: string
+  readonly status: InvocationStatus
+  readonly output?: unknown
+  readonly error?: { readonly code: string; readonly message: string }
+  /** Where it ran (or runs). */
+  readonly peerId?: string
+}
+
+/** Something worth telling a dashboard or a test, as `GET /v1/events` streams it. */
+export interface PeerEvent {
+  readonly type:
+    | 'member-joined'
+    | 'member-suspect'
+    | 'member-alive'
+    | 'member-dead'
+    | 'member-left'
+    | 'scheduler-created'
+    | 'scheduler-deallocated'
+    | 'scheduler-ownership-changed'
+  readonly at: number
+  readonly peerId: string
+  readonly [key: string]: unknown
+}
+
+export interface PeerApi {
+  readonly peerId: string
+  readonly version: string
+  peers(): PeerInfo[]
+  /** This peer's view of every scheduler in the mesh; only its own when `localOnly`. */
+  schedulers(localOnly: boolean): SchedulerInfo[]
+  /** Runs (or queues) an invocation from any peer. Rejects with a ChorusError. */
+  invoke(request: InvokeRequest): Promise<InvocationView>
+  /** Finds an invocation wherever it lives; undefined if nobody knows it. Rejects with a ChorusError. */
+  invocation(id: string): Promise<InvocationView | undefined>
+  /** Subscribes to peer events; returns the unsubscribe function. */
+  onEvent(listener: (event: PeerEvent) => void): () => void
+  /** Prometheus text exposition of this peer's metrics. */
+  metricsText(): string
+}
+
+export type { ChorusError }

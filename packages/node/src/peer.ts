@@ -1,0 +1,465 @@
+/**
+ * A Chorus peer: wires the libp2p host, the peer channels, membership and load gossip,
+ * the directory (lookup-or-become), the schedulers this peer is responsible for, and the
+ * HTTP API. `startPeer` is what `chorus start` runs.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import { multiaddr } from '@multiformats/multiaddr'
+import { BUILTIN_PROVIDER, isBuiltinFunction, validateBuiltinInput } from './builtin-provider.js'
+import type { PeerConfig } from './config.js'
+import { DirectoryService } from './directory-service.js'
+import type { DirectoryEntry } from './directory-table.js'
+import { ChorusError, asChorusError } from './errors.js'
+import { createHttpApi } from './http-api.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { createLibp2pHost, type ChorusLibp2p } from './libp2p-host.js'
+import { MeshMembership } from './mesh-membership.js'
+import { MetricsRegistry } from './metrics.js'
+import { PeerChannels } from './peer-channels.js'
+import type {
+  InvocationView,
+  InvokeRequest,
+  PeerApi,
+  PeerEvent,
+  PeerInfo,
+  SchedulerInfo,
+} from './peer-api.js'
+import { SchedulerHost, schedulerKey, type SubmitRequest } from './scheduler-host.js'
+import { BoundedMap } from './bounded-map.js'
+import { VERSION } from './version.js'
+
+export interface RunningPeer {
+  readonly api: PeerApi
+  readonly httpUrl: string
+  readonly multiaddrs: string[]
+  stop(): Promise<void>
+}
+
+export interface StartPeerOptions {
+  log?: (line: string) => void
+}
+
+const INVOKE_METHOD = 'invoke'
+const STATUS_METHOD = 'status'
+const LOCAL_STATUS_METHOD = 'status.local'
+/** How long a forwarded request that waits for its result may take. */
+const WAITING_FORWARD_TIMEOUT_MS = 15 * 60_000
+const QUEUEING_FORWARD_TIMEOUT_MS = 30_000
+/** Rounds of lookup-or-become before an invocation is refused. */
+const ROUTE_ATTEMPTS = 10
+
+/** The body of a forwarded invocation: everything the responsible needs. */
+interface ForwardedInvocation {
+  readonly owner: string
+  readonly provider: string
+  readonly fn: string
+  readonly id: string
+  readonly input: unknown
+  readonly priority: 0 | 1
+  readonly wait: boolean
+  readonly idempotencyKey?: string | undefined
+  /** The epoch the sender believes is current; a responsible at another epoch refuses. */
+  readonly epoch?: number
+}
+
+export async function startPeer(
+  config: PeerConfig,
+  options: StartPeerOptions = {},
+): Promise<RunningPeer> {
+  const log = options.log ?? (() => undefined)
+  const privateKey = await loadOrCreateIdentity(config.dataDir)
+  const psk = config.pskFile === undefined ? undefined : await readPsk(config.pskFile)
+  const libp2p = await createLibp2pHost({
+    privateKey,
+    listen: config.listen,
+    ...(psk ? { psk } : {}),
+  })
+  const peer = new ChorusPeer(libp2p, config, log)
+  try {
+    await peer.start()
+    const http = await createHttpApi(peer, { log, metrics: peer.metrics }).listen(
+      config.http.host,
+      config.http.port,
+    )
+    return {
+      api: peer,
+      httpUrl: http.url,
+      multiaddrs: libp2p.getMultiaddrs().map((a) => a.toString()),
+      async stop() {
+        await peer.leave()
+        await http.close()
+        await peer.stop()
+      },
+    }
+  } catch (err) {
+    await peer.stop().catch(() => undefined)
+    throw err
+  }
+}
+
+async function readPsk(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    throw new ChorusError(
+      'bad-request',
+      `cannot read the pre-shared key ${file}: ${(err as Error).message}`,
+    )
+  }
+}
+
+export class ChorusPeer implements PeerApi {
+  readonly peerId: string
+  readonly version = VERSION
+  readonly #libp2p: ChorusLibp2p
+  readonly #config: PeerConfig
+  readonly #log: (line: string) => void
+  readonly #channels: PeerChannels
+  readonly #membership: MeshMembership
+  readonly #directory: DirectoryService
+  readonly #host: SchedulerHost
+  readonly #metrics = new MetricsRegistry()
+  readonly #listeners = new Set<(event: PeerEvent) => void>()
+  /** Where each key's responsible was last found. */
+  readonly #locations = new Map<string, DirectoryEntry>()
+  /** Invocations this peer accepted and sent on: where they went. */
+  readonly #placedAt = new BoundedMap<string, string>(100_000)
+  readonly #bootId = randomBytes(4).toString('hex')
+  #nextInvocation = 0
+  #stopping = false
+
+  readonly #invocations = this.#metrics.counter(
+    'chorus_invocations_total',
+    'Invocations answered by this peer as the entry point, by outcome',
+    { labelNames: ['status'] },
+  )
+  readonly #latency = this.#metrics.histogram(
+    'chorus_invocation_duration_seconds',
+    'Time from an invocation reaching this peer to its answer',
+  )
+  readonly #executions = this.#metrics.counter(
+    'chorus_executions_total',
+    'Invocations that started running on this peer, by function',
+    { labelNames: ['fn'] },
+  )
+  readonly #forwards = this.#metrics.counter(
+    'chorus_forwards_total',
+    'Invocations this peer forwarded to the responsible peer',
+  )
+
+  constructor(libp2p: ChorusLibp2p, config: PeerConfig, log: (line: string) => void) {
+    this.#libp2p = libp2p
+    this.#config = config
+    this.#log = log
+    this.peerId = libp2p.peerId.toString()
+    this.#channels = new PeerChannels(libp2p, { log })
+    this.#membership = new MeshMembership({
+      libp2p,
+      channels: this.#channels,
+      metrics: this.#metrics,
+      log,
+      emit: (event) => this.#emit(event),
+      onChange: () => this.#membershipChanged(),
+      localLoad: () => this.#localLoad(),
+    })
+    this.#host = new SchedulerHost({
+      selfId: this.peerId,
+      workerMemoryMb: config.workerMemoryMb,
+      ownerLimit: config.ownerLimit,
+      placement: config.placement,
+      schedulerIdleMs: config.schedulerIdleMs,
+      now: () => performance.now(),
+      emit: (event) => this.#emit(event),
+      onExecute: (fn) => this.#executions.inc(1, { fn }),
+      onDeallocated: (key, guid, epoch) =>
+        this.#directory.release({ key, guid, epoch, peerId: this.peerId }),
+      log,
+    })
+    this.#directory = new DirectoryService({
+      channels: this.#channels,
+      members: {
+        selfId: this.peerId,
+        liveIds: () => this.#membership.liveIds(),
+        isAlive: (id) => this.#membership.isLive(id),
+      },
+      hosted: () => this.#host.entries(),
+      onLost: (key, winner) => this.#mergeInto(key, winner),
+      log,
+    })
+    const queueDepth = this.#metrics.gauge(
+      'chorus_queue_depth',
+      'Invocations queued in the schedulers this peer is responsible for',
+    )
+    const hostedSchedulers = this.#metrics.gauge(
+      'chorus_schedulers',
+      'Schedulers this peer is responsible for',
+    )
+    this.#metrics.onCollect(() => {
+      const local = this.#host.list()
+      queueDepth.set(local.reduce((n, s) => n + s.pending, 0))
+      hostedSchedulers.set(local.length)
+    })
+    this.#registerHandlers()
+  }
+
+  /** This peer's metrics, for the HTTP layer to add its own. */
+  get metrics(): MetricsRegistry {
+    return this.#metrics
+  }
+
+  async start(): Promise<void> {
+    await this.#channels.start()
+    await this.#membership.start()
+    this.#directory.start()
+    for (const address of this.#config.join) {
+      try {
+        await this.#libp2p.dial(multiaddr(address), { signal: AbortSignal.timeout(10_000) })
+      } catch (err) {
+        this.#log(`could not join through ${address}: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  /** Announces that this peer leaves, so others mark it left rather than dead. */
+  async leave(): Promise<void> {
+    this.#stopping = true
+    await this.#membership.leave()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true
+    this.#directory.stop()
+    this.#host.stop()
+    await this.#membership.stop()
+    await this.#channels.stop().catch(() => undefined)
+    await this.#libp2p.stop()
+  }
+
+  // ------------------------------------------------------------------ PeerApi
+
+  peers(): PeerInfo[] {
+    return this.#membership.peers()
+  }
+
+  schedulers(localOnly: boolean): SchedulerInfo[] {
+    const local = this.#host.list()
+    if (localOnly) return local
+    const seen = new Set(local.map((s) => s.guid))
+    return [...local, ...this.#membership.remoteSchedulers().filter((s) => !seen.has(s.guid))]
+  }
+
+  async invoke(request: InvokeRequest): Promise<InvocationView> {
+    if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
+    if (!isBuiltinFunction(request.fn)) {
+      throw new ChorusError(
+        'unknown-function',
+        `no function ${request.fn} for ${request.owner} (until deployment lands, provider builtin offers echo and sleep)`,
+      )
+    }
+    validateBuiltinInput(request.fn, request.input)
+    const started = performance.now()
+    const body: ForwardedInvocation = {
+      owner: request.owner,
+      provider: BUILTIN_PROVIDER,
+      fn: request.fn,
+      id: `${this.peerId}.${this.#bootId}.${(this.#nextInvocation++).toString(36)}`,
+      input: request.input,
+      priority: request.priority ?? 1,
+      wait: request.wait ?? true,
+      idempotencyKey: request.idempotencyKey,
+    }
+    try {
+      const view = await this.#route(body)
+      if (body.wait) this.#host.record(view)
+      this.#invocations.inc(1, { status: view.status })
+      this.#latency.observe((performance.now() - started) / 1000)
+      return view
+    } catch (err) {
+      this.#invocations.inc(1, { status: 'error' })
+      throw err
+    }
+  }
+
+  async invocation(id: string): Promise<InvocationView | undefined> {
+    const entryPeer = id.split('.')[0] ?? ''
+    if (entryPeer === this.peerId || !/^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(entryPeer)) {
+      return this.#statusHere(id)
+    }
+    return ((await this.#channels.request(entryPeer, STATUS_METHOD, { id }, 10_000)) ??
+      undefined) as InvocationView | undefined
+  }
+
+  onEvent(listener: (event: PeerEvent) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  metricsText(): string {
+    return this.#metrics.text()
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  /** Lookup-or-become, then serve here or forward to the responsible. */
+  async #route(body: ForwardedInvocation): Promise<InvocationView> {
+    const key = schedulerKey(body.owner, body.provider)
+    let lastError: ChorusError | undefined
+    for (let attempt = 0; attempt < ROUTE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await pause(Math.min(200, 5 * 2 ** attempt))
+      if (this.#host.has(key)) return this.#serveHere(key, body)
+      let target: DirectoryEntry
+      try {
+        target = this.#locations.get(key) ?? (await this.#directory.claim(key, 5_000))
+      } catch (err) {
+        lastError = asChorusError(err)
+        continue // the directory peer may be dying: membership will move the key
+      }
+      if (target.peerId === this.peerId) {
+        this.#host.create(body.owner, body.provider, target.guid, target.epoch)
+        continue
+      }
+      try {
+        const timeout = body.wait ? WAITING_FORWARD_TIMEOUT_MS : QUEUEING_FORWARD_TIMEOUT_MS
+        const answer = await this.#channels.request(
+          target.peerId,
+          INVOKE_METHOD,
+          { ...body, epoch: target.epoch },
+          timeout,
+        )
+        this.#locations.set(key, target)
+        this.#placedAt.set(body.id, target.peerId)
+        this.#forwards.inc()
+        return answer as InvocationView
+      } catch (err) {
+        lastError = asChorusError(err)
+        this.#locations.delete(key)
+        if (
+          !['not-responsible', 'stale-epoch', 'peer-unreachable', 'protocol-error'].includes(
+            lastError.code,
+          )
+        ) {
+          throw lastError
+        }
+      }
+    }
+    throw new ChorusError(
+      'peer-unreachable',
+      `could not reach the responsible for ${key}: ${lastError?.message ?? 'no answer'}`,
+    )
+  }
+
+  async #serveHere(key: string, body: ForwardedInvocation): Promise<InvocationView> {
+    const submitted = this.#host.submit(key, {
+      id: body.id,
+      fn: body.fn,
+      input: body.input,
+      priority: body.priority,
+      idempotencyKey: body.idempotencyKey,
+    })
+    if (!body.wait) return { id: submitted.id, status: 'queued', peerId: this.peerId }
+    return submitted.done
+  }
+
+  async #statusHere(id: string): Promise<InvocationView | undefined> {
+    const local = this.#host.status(id)
+    if (local) return local
+    const responsible = this.#placedAt.get(id)
+    if (responsible === undefined) return undefined
+    return ((await this.#channels.request(responsible, LOCAL_STATUS_METHOD, { id }, 10_000)) ??
+      undefined) as InvocationView | undefined
+  }
+
+  #registerHandlers(): void {
+    this.#channels.handle(INVOKE_METHOD, (raw) => {
+      const body = parseForwarded(raw)
+      const key = schedulerKey(body.owner, body.provider)
+      const hosted = this.#host.entry(key)
+      if (!hosted)
+        throw new ChorusError('not-responsible', `${this.peerId} is not responsible for ${key}`)
+      if (body.epoch !== undefined && body.epoch !== hosted.epoch) {
+        throw new ChorusError(
+          'stale-epoch',
+          `${key} is at epoch ${hosted.epoch}, not ${body.epoch}`,
+        )
+      }
+      return this.#serveHere(key, body)
+    })
+    this.#channels.handle(
+      STATUS_METHOD,
+      async (raw) => (await this.#statusHere(parseId(raw))) ?? null,
+    )
+    this.#channels.handle(LOCAL_STATUS_METHOD, (raw) => this.#host.status(parseId(raw)) ?? null)
+  }
+
+  // ------------------------------------------------------------------ mesh changes
+
+  #membershipChanged(): void {
+    for (const [key, entry] of this.#locations) {
+      if (!this.#membership.isLive(entry.peerId)) this.#locations.delete(key)
+    }
+    void this.#directory.reregister()
+  }
+
+  /** Another scheduler won `key`: forward our queue to it and stop taking work for it. */
+  #mergeInto(key: string, winner: DirectoryEntry): void {
+    this.#log(`merging ${key} into ${winner.guid} at ${winner.peerId}`)
+    this.#locations.set(key, winner)
+    const [owner = '', provider = ''] = splitKey(key)
+    this.#host.drainInto(key, (request: SubmitRequest) =>
+      this.#route({ owner, provider, ...request, wait: true }),
+    )
+  }
+
+  #localLoad() {
+    return { schedulers: this.#host.list(), workerMemoryMb: this.#config.workerMemoryMb }
+  }
+
+  #emit(event: PeerEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch (err) {
+        this.#log(`event listener failed: ${String(err)}`)
+      }
+    }
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const at = key.lastIndexOf('/')
+  return [key.slice(0, at), key.slice(at + 1)]
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function parseId(raw: unknown): string {
+  const id = (raw as { id?: unknown } | null)?.id
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
+    throw new ChorusError('bad-request', 'id must be a non-empty string')
+  }
+  return id
+}
+
+function parseForwarded(raw: unknown): ForwardedInvocation {
+  const b = raw as Partial<ForwardedInvocation> | null
+  if (
+    typeof b !== 'object' ||
+    b === null ||
+    typeof b.owner !== 'string' ||
+    typeof b.provider !== 'string' ||
+    typeof b.fn !== 'string' ||
+    typeof b.id !== 'string' ||
+    (b.priority !== 0 && b.priority !== 1) ||
+    typeof b.wait !== 'boolean' ||
+    (b.epoch !== undefined && typeof b.epoch !== 'number') ||
+    (b.idempotencyKey !== undefined && typeof b.idempotencyKey !== 'string')
+  ) {
+    throw new ChorusError('protocol-error', 'malformed forwarded invocation')
+  }
+  if (!isBuiltinFunction(b.fn)) throw new ChorusError('unknown-function', `no function ${b.fn}`)
+  return b as ForwardedInvocation
+}

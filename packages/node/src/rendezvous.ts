@@ -1,0 +1,43 @@
+/**
+ * Rendezvous (highest-random-weight) hashing: every peer with the same membership view
+ * picks the same directory peer for a key, and a membership change moves only the keys
+ * of the peers that came or went. Pure: no I/O.
+ */
+
+/** cyrb53: a fast, well-mixed 53-bit string hash. */
+export function hash53(s: string, seed = 0): number {
+  let h1 = 0xdeadbeef ^ seed
+  let h2 = 0x41c6ce57 ^ seed
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    h1 = Math.imul(h1 ^ c, 2654435761)
+    h2 = Math.imul(h2 ^ c, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507)
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507)
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0)
+}
+
+/** The members ranked for `key`, best first (ties broken by peer id). */
+export function rendezvousRanking(key: string, members: readonly string[]): string[] {
+  return members
+    .map((peer) => ({ peer, weight: hash53(`${key}\u0000${peer}`) }))
+    .sort((a, b) => b.weight - a.weight || (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0))
+    .map((r) => r.peer)
+}
+
+/** The directory peer for `key` among `members`, or undefined if there are none. */
+export function directoryPeerFor(key: string, members: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestWeight = -1
+  for (const peer of members) {
+    const weight = hash53(`${key}\u0000${peer}`)
+    if (weight > bestWeight || (weight === bestWeight && best !== undefined && peer < best)) {
+      best = peer
+      bestWeight = weight
+    }
+  }
+  return best
+}

@@ -1,0 +1,398 @@
+/**
+ * The schedulers this peer is responsible for, and the shell around each: it feeds
+ * OwnerScheduler events with the time, arms a timer at nextDeadline(), runs dispatches
+ * on this peer's worker, and keeps results for whoever waits or asks later.
+ */
+import {
+  OwnerScheduler,
+  type InvocationRequest,
+  type PlacementPolicy,
+  type SchedulerEffect,
+  type SchedulerEvent,
+} from '@chorus/scheduler-core'
+import { BoundedMap } from './bounded-map.js'
+import { BUILTIN_FUNCTIONS, runBuiltin } from './builtin-provider.js'
+import { ChorusError } from './errors.js'
+import type { InvocationView, PeerEvent, SchedulerInfo } from './peer-api.js'
+
+export interface SchedulerHostInit {
+  selfId: string
+  workerMemoryMb: number
+  /** An owner's concurrent invocations per provider. */
+  ownerLimit: number
+  placement: PlacementPolicy
+  schedulerIdleMs: number
+  /** Milliseconds on a monotonic clock. */
+  now: () => number
+  emit: (event: PeerEvent) => void
+  /** Called as a dispatched invocation starts running on this peer's worker. */
+  onExecute?: (fn: string) => void
+  /** Called after a scheduler was freed for idleness, to remove its directory entry. */
+  onDeallocated: (key: string, guid: string, epoch: number) => void
+  log?: (line: string) => void
+}
+
+export interface SubmitRequest {
+  readonly id: string
+  readonly fn: string
+  readonly input: unknown
+  readonly priority: 0 | 1
+  readonly idempotencyKey?: string | undefined
+}
+
+interface Hosted {
+  readonly key: string
+  readonly owner: string
+  readonly provider: string
+  readonly guid: string
+  readonly epoch: number
+  readonly scheduler: OwnerScheduler
+  timer: ReturnType<typeof setTimeout> | undefined
+  timerAt: number
+  lastActive: number
+  /** Merged into another responsible: accepts nothing new, finishes what runs. */
+  draining: boolean
+}
+
+const RESULTS_KEPT = 100_000
+const WORKER_ID = 'local'
+
+export class SchedulerHost {
+  readonly #init: SchedulerHostInit
+  readonly #hosted = new Map<string, Hosted>()
+  /** Live invocation id → the key of the scheduler holding it. */
+  readonly #live = new Map<string, string>()
+  readonly #waiters = new Map<string, ((view: InvocationView) => void)[]>()
+  readonly #results = new BoundedMap<string, InvocationView>(RESULTS_KEPT)
+  readonly #idempotent = new BoundedMap<string, string>(RESULTS_KEPT)
+  readonly #running = new Map<string, AbortController>()
+  readonly #sweep: ReturnType<typeof setInterval>
+
+  constructor(init: SchedulerHostInit) {
+    this.#init = init
+    const every = Math.max(50, Math.min(1000, init.schedulerIdleMs / 4))
+    this.#sweep = setInterval(() => this.#deallocateIdle(), every)
+    this.#sweep.unref()
+  }
+
+  has(key: string): boolean {
+    const hosted = this.#hosted.get(key)
+    return hosted !== undefined && !hosted.draining
+  }
+
+  entry(key: string): { guid: string; epoch: number } | undefined {
+    const hosted = this.#hosted.get(key)
+    return hosted && !hosted.draining ? { guid: hosted.guid, epoch: hosted.epoch } : undefined
+  }
+
+  /** Keys, GUIDs and epochs of what this peer is responsible for. */
+  entries(): { key: string; guid: string; epoch: number }[] {
+    return [...this.#hosted.values()]
+      .filter((h) => !h.draining)
+      .map((h) => ({ key: h.key, guid: h.guid, epoch: h.epoch }))
+  }
+
+  /** Becomes responsible for (owner, provider): a new scheduler with this GUID and epoch. */
+  create(owner: string, provider: string, guid: string, epoch: number): void {
+    const key = schedulerKey(owner, provider)
+    const existing = this.#hosted.get(key)
+    if (existing && !existing.draining) return
+    const scheduler = new OwnerScheduler(
+      { owner, provider, capacity: this.#init.ownerLimit, placement: this.#init.placement },
+      { rng: { next: Math.random } },
+    )
+    const now = this.#init.now()
+    scheduler.handle(
+      { type: 'worker-joined', workerId: WORKER_ID, memoryMb: this.#init.workerMemoryMb },
+      now,
+    )
+    for (const spec of BUILTIN_FUNCTIONS)
+      scheduler.handle({ type: 'function-registered', spec }, now)
+    const hosted: Hosted = {
+      key,
+      owner,
+      provider,
+      guid,
+      epoch,
+      scheduler,
+      timer: undefined,
+      timerAt: Number.POSITIVE_INFINITY,
+      lastActive: now,
+      draining: false,
+    }
+    this.#hosted.set(key, hosted)
+    this.#init.emit({
+      type: 'scheduler-created',
+      at: Date.now(),
+      peerId: this.#init.selfId,
+      key,
+      owner,
+      provider,
+      guid,
+      epoch,
+    })
+  }
+
+  /**
+   * Queues an invocation; `done` settles with its final view. An idempotency key seen
+   * before gives the earlier invocation instead.
+   */
+  submit(key: string, request: SubmitRequest): { id: string; done: Promise<InvocationView> } {
+    const hosted = this.#hosted.get(key)
+    if (!hosted || hosted.draining) {
+      throw new ChorusError('not-responsible', `this peer is not responsible for ${key}`)
+    }
+    // A forward retried after a lost answer carries the same id: it is the same invocation.
+    if (this.#live.has(request.id) || this.#results.has(request.id)) {
+      return { id: request.id, done: this.wait(request.id) }
+    }
+    if (request.idempotencyKey !== undefined) {
+      const idemKey = `${hosted.owner}\u0000${request.idempotencyKey}`
+      const earlier = this.#idempotent.get(idemKey)
+      if (earlier !== undefined) return { id: earlier, done: this.wait(earlier) }
+      this.#idempotent.set(idemKey, request.id)
+    }
+    const invocation: InvocationRequest = {
+      id: request.id,
+      fn: request.fn,
+      input: request.input,
+      priority: request.priority,
+    }
+    const done = this.wait(request.id)
+    this.#live.set(request.id, key)
+    hosted.lastActive = this.#init.now()
+    this.#handle(hosted, { type: 'invocation-submitted', invocation })
+    return { id: request.id, done }
+  }
+
+  /** Settles when the invocation has a result (at once if it has one already). */
+  wait(id: string): Promise<InvocationView> {
+    const result = this.#results.get(id)
+    if (result) return Promise.resolve(result)
+    return new Promise((resolve) => {
+      const list = this.#waiters.get(id)
+      if (list) list.push(resolve)
+      else this.#waiters.set(id, [resolve])
+    })
+  }
+
+  /** What this peer knows of an invocation, or undefined. */
+  status(id: string): InvocationView | undefined {
+    const result = this.#results.get(id)
+    if (result) return result
+    const key = this.#live.get(id)
+    const hosted = key === undefined ? undefined : this.#hosted.get(key)
+    const state = hosted?.scheduler.invocationState(id)
+    return state ? { id, status: state, peerId: this.#init.selfId } : undefined
+  }
+
+  /** Records an outcome learned elsewhere (a forwarded invocation's answer). */
+  record(view: InvocationView): void {
+    if (view.status === 'succeeded' || view.status === 'failed') this.#settle(view)
+  }
+
+  list(): SchedulerInfo[] {
+    return [...this.#hosted.values()].map((h) => {
+      const summary = h.scheduler.summary(this.#init.now())
+      return {
+        guid: h.guid,
+        owner: h.owner,
+        provider: h.provider,
+        peerId: this.#init.selfId,
+        epoch: h.epoch,
+        capacity: summary.capacity,
+        pending: summary.pending.high + summary.pending.low,
+        inflight: summary.inflight,
+      }
+    })
+  }
+
+  /**
+   * Another responsible won this key: stop dispatching, hand the queued invocations to
+   * `forward` (whose answers settle their waiters), and finish what already runs here.
+   */
+  drainInto(key: string, forward: (request: SubmitRequest) => Promise<InvocationView>): void {
+    const hosted = this.#hosted.get(key)
+    if (!hosted || hosted.draining) return
+    hosted.draining = true
+    this.#handle(hosted, { type: 'capacity-changed', capacity: 0 })
+    const queued = hosted.scheduler.snapshot().queued
+    for (const q of queued) {
+      this.#handle(hosted, { type: 'invocation-withdrawn', invocationId: q.id })
+      this.#live.delete(q.id)
+      forward({ id: q.id, fn: q.fn, input: q.input, priority: q.priority }).then(
+        (view) => this.#settle(view),
+        (err: unknown) =>
+          this.#settle({
+            id: q.id,
+            status: 'failed',
+            error: {
+              code: 'peer-unreachable',
+              message: `handing off to the surviving scheduler failed: ${String(err)}`,
+            },
+          }),
+      )
+    }
+    this.#init.emit({
+      type: 'scheduler-ownership-changed',
+      at: Date.now(),
+      peerId: this.#init.selfId,
+      key,
+      guid: hosted.guid,
+      handedOff: queued.length,
+    })
+    this.#maybeRemoveDrained(hosted)
+  }
+
+  stop(): void {
+    clearInterval(this.#sweep)
+    for (const hosted of this.#hosted.values()) clearTimeout(hosted.timer)
+    for (const controller of this.#running.values()) controller.abort()
+    this.#running.clear()
+    const stopping: InvocationView = {
+      id: '',
+      status: 'failed',
+      error: { code: 'shutting-down', message: 'the peer stopped' },
+    }
+    for (const [id, waiters] of this.#waiters) for (const w of waiters) w({ ...stopping, id })
+    this.#waiters.clear()
+  }
+
+  // ----------------------------------------------------------------------------
+
+  #handle(hosted: Hosted, event: SchedulerEvent): void {
+    const effects = hosted.scheduler.handle(event, this.#init.now())
+    this.#carryOut(hosted, effects)
+    this.#arm(hosted)
+  }
+
+  #carryOut(hosted: Hosted, effects: readonly SchedulerEffect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'dispatch':
+          for (const inv of effect.invocations)
+            this.#run(hosted, effect.fn, inv.id, inv.attempt, inv.input)
+          break
+        case 'cancel':
+          for (const id of effect.invocationIds) this.#running.get(id)?.abort()
+          break
+        case 'result':
+          this.#live.delete(effect.invocationId)
+          hosted.lastActive = this.#init.now()
+          this.#settle({
+            id: effect.invocationId,
+            status: effect.status,
+            ...(effect.status === 'succeeded'
+              ? { output: effect.output }
+              : { error: effect.error }),
+            peerId: this.#init.selfId,
+          })
+          break
+        case 'evict-host':
+          break // builtin hosts are in-process: nothing to stop
+        case 'rejected':
+          // Late answers of cancelled attempts land here; anything else is a bug worth seeing.
+          if (effect.reason !== 'stale-attempt' && effect.reason !== 'unknown-invocation') {
+            this.#init.log?.(`scheduler ${hosted.key} rejected ${effect.event}: ${effect.message}`)
+          }
+          break
+      }
+    }
+    if (hosted.draining) this.#maybeRemoveDrained(hosted)
+  }
+
+  #run(hosted: Hosted, fn: string, id: string, attempt: number, input: unknown): void {
+    const controller = new AbortController()
+    this.#running.set(id, controller)
+    this.#init.onExecute?.(fn)
+    runBuiltin(fn, input, controller.signal).then(
+      (output) =>
+        this.#answered(hosted, controller, id, {
+          type: 'invocation-completed',
+          invocationId: id,
+          attempt,
+          output,
+        }),
+      (err: unknown) =>
+        this.#answered(hosted, controller, id, {
+          type: 'invocation-failed',
+          invocationId: id,
+          attempt,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    )
+  }
+
+  #answered(hosted: Hosted, controller: AbortController, id: string, event: SchedulerEvent): void {
+    if (this.#running.get(id) === controller) this.#running.delete(id)
+    if (this.#hosted.get(hosted.key) !== hosted) return // deallocated meanwhile
+    this.#handle(hosted, event)
+  }
+
+  #settle(view: InvocationView): void {
+    this.#results.set(view.id, view)
+    const waiters = this.#waiters.get(view.id)
+    if (!waiters) return
+    this.#waiters.delete(view.id)
+    for (const w of waiters) w(view)
+  }
+
+  #arm(hosted: Hosted): void {
+    const at = hosted.scheduler.nextDeadline()
+    if (at === undefined) {
+      clearTimeout(hosted.timer)
+      hosted.timer = undefined
+      hosted.timerAt = Number.POSITIVE_INFINITY
+      return
+    }
+    if (hosted.timer !== undefined && hosted.timerAt <= at) return
+    clearTimeout(hosted.timer)
+    hosted.timerAt = at
+    hosted.timer = setTimeout(
+      () => {
+        hosted.timer = undefined
+        hosted.timerAt = Number.POSITIVE_INFINITY
+        if (this.#hosted.get(hosted.key) === hosted) this.#handle(hosted, { type: 'tick' })
+      },
+      Math.max(0, at - this.#init.now()),
+    )
+    hosted.timer.unref()
+  }
+
+  #isIdle(hosted: Hosted): boolean {
+    return hosted.scheduler.inflight === 0 && hosted.scheduler.queued === 0
+  }
+
+  #deallocateIdle(): void {
+    const now = this.#init.now()
+    for (const hosted of [...this.#hosted.values()]) {
+      if (hosted.draining || !this.#isIdle(hosted)) continue
+      if (now - hosted.lastActive < this.#init.schedulerIdleMs) continue
+      this.#remove(hosted, 'idle')
+      this.#init.onDeallocated(hosted.key, hosted.guid, hosted.epoch)
+    }
+  }
+
+  #maybeRemoveDrained(hosted: Hosted): void {
+    if (this.#hosted.get(hosted.key) === hosted && this.#isIdle(hosted))
+      this.#remove(hosted, 'merged')
+  }
+
+  #remove(hosted: Hosted, reason: 'idle' | 'merged'): void {
+    clearTimeout(hosted.timer)
+    this.#hosted.delete(hosted.key)
+    this.#init.emit({
+      type: 'scheduler-deallocated',
+      at: Date.now(),
+      peerId: this.#init.selfId,
+      key: hosted.key,
+      guid: hosted.guid,
+      epoch: hosted.epoch,
+      reason,
+    })
+  }
+}
+
+export function schedulerKey(owner: string, provider: string): string {
+  return `${owner}/${provider}`
+}

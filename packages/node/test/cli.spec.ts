@@ -1,0 +1,481 @@
+import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { main, type CliIo } from '../src/cli.js'
+import { PEER_CONFIG_OPTIONS, type PeerConfig } from '../src/config.js'
+import { ChorusError } from '../src/errors.js'
+import { createHttpApi, type HttpServer } from '../src/http-api.js'
+import { FakePeerApi, SELF } from './fake-peer-api.js'
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+async function run(argv: string[], extra: Partial<CliIo> = {}): Promise<Run> {
+  let stdout = ''
+  let stderr = ''
+  const code = await main(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: {},
+    ...extra,
+  })
+  return { code, stdout, stderr }
+}
+
+let api: FakePeerApi
+let server: HttpServer
+let peer: string[]
+
+beforeAll(async () => {
+  api = new FakePeerApi()
+  server = await createHttpApi(api).listen('127.0.0.1', 0)
+  peer = ['--peer', server.url]
+})
+
+afterAll(async () => {
+  await server.close()
+})
+
+/** A URL where nothing listens: a port that was just free. */
+async function closedUrl(): Promise<string> {
+  const s = await createHttpApi(new FakePeerApi()).listen('127.0.0.1', 0)
+  await s.close()
+  return s.url
+}
+
+describe('chorus peers', () => {
+  it('prints an aligned table, marking itself', async () => {
+    const { code, stdout, stderr } = await run(['peers', ...peer])
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+    expect(stdout).toBe(
+      [
+        'PEER                 STATE    LAST SEEN  ADDRESSES',
+        '12D3KooWSelf (self)  alive          now  /ip4/127.0.0.1/tcp/4001',
+        '12D3KooWOther        suspect      1m05s  /ip4/10.0.0.2/tcp/4001 /ip4/10.0.0.2/tcp/4002',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('prints the JSON answer with --json', async () => {
+    const { code, stdout } = await run(['peers', '--json', ...peer])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toEqual({ self: SELF, peers: api.peerList })
+  })
+
+  it('asks the peer named by CHORUS_PEER, and --peer wins over it', async () => {
+    const fromEnv = await run(['peers', '--json'], { env: { CHORUS_PEER: server.url } })
+    expect(fromEnv.code).toBe(0)
+    const dead = await closedUrl()
+    const flagWins = await run(['peers', '--json', '--peer', server.url], {
+      env: { CHORUS_PEER: dead },
+    })
+    expect(flagWins.code).toBe(0)
+  })
+})
+
+describe('chorus schedulers', () => {
+  it('prints schedulers sorted by owner, numbers right-aligned', async () => {
+    const { code, stdout } = await run(['schedulers', ...peer])
+    expect(code).toBe(0)
+    expect(api.schedulerCalls.at(-1)).toBe(false)
+    expect(stdout).toBe(
+      [
+        'OWNER  PROVIDER  PEER           EPOCH  CAPACITY  PENDING  INFLIGHT  GUID',
+        'acme   mesh      12D3KooWSelf      12        64        5        10  g-acme',
+        'zeta   mesh      12D3KooWOther      3        32        0         1  g-zeta',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('asks for the local ones only with --local', async () => {
+    const { code, stdout } = await run(['schedulers', '--local', '--json', ...peer])
+    expect(code).toBe(0)
+    expect(api.schedulerCalls.at(-1)).toBe(true)
+    expect(JSON.parse(stdout)).toEqual({ schedulers: api.schedulers(true) })
+  })
+
+  it('says so when there are none', async () => {
+    const saved = api.schedulerList
+    api.schedulerList = []
+    try {
+      expect((await run(['schedulers', ...peer])).stdout).toBe('no schedulers\n')
+      expect((await run(['schedulers', '--local', ...peer])).stdout).toBe(
+        'no schedulers on this peer\n',
+      )
+    } finally {
+      api.schedulerList = saved
+    }
+  })
+})
+
+describe('chorus invoke', () => {
+  it('sends the input and options, waits, and prints the result', async () => {
+    const { code, stdout, stderr } = await run([
+      'invoke',
+      'acme/images/resize',
+      '--input',
+      '{"width": 640}',
+      '--priority',
+      '0',
+      '--qos',
+      'latency',
+      '--idempotency-key',
+      'k1',
+      ...peer,
+    ])
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+    expect(api.invokes.at(-1)).toEqual({
+      owner: 'acme',
+      fn: 'images/resize',
+      input: { width: 640 },
+      priority: 0,
+      qos: 'latency',
+      wait: true,
+      idempotencyKey: 'k1',
+    })
+    expect(stdout).toBe(
+      `id      inv-1\nstatus  succeeded\npeer    ${SELF}\noutput  {"width":640}\n`,
+    )
+  })
+
+  it('pretty-prints a long output under its key', async () => {
+    const input = { items: Array.from({ length: 12 }, (_, i) => `item-number-${i}`) }
+    const { stdout } = await run(['invoke', 'acme/f', '--input', JSON.stringify(input), ...peer])
+    expect(stdout).toContain('output  {\n          "items": [\n            "item-number-0",')
+  })
+
+  it('does not wait with --no-wait, and says how to follow the invocation', async () => {
+    const { code, stdout } = await run(['invoke', 'acme/report', '--no-wait', ...peer])
+    expect(code).toBe(0)
+    expect(api.invokes.at(-1)).toEqual({ owner: 'acme', fn: 'report', wait: false })
+    expect(stdout).toBe('id      inv-1\nstatus  queued\nfollow it with: chorus status inv-1\n')
+  })
+
+  it('prints the view as JSON with --json', async () => {
+    const { code, stdout } = await run(['invoke', 'acme/f', '--input', '"hi"', '--json', ...peer])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toEqual({
+      id: 'inv-1',
+      status: 'succeeded',
+      output: 'hi',
+      peerId: SELF,
+    })
+  })
+
+  it('exits 1 when the invocation failed, showing its error', async () => {
+    const saved = api.invokeImpl
+    api.invokeImpl = () =>
+      Promise.resolve({ id: 'i9', status: 'failed', error: { code: 'crash', message: 'boom' } })
+    try {
+      const { code, stdout } = await run(['invoke', 'acme/f', ...peer])
+      expect(code).toBe(1)
+      expect(stdout).toBe('id      i9\nstatus  failed\nerror   crash: boom\n')
+      expect((await run(['invoke', 'acme/f', '--json', ...peer])).code).toBe(1)
+    } finally {
+      api.invokeImpl = saved
+    }
+  })
+
+  it('exits 1 with the error code and status when the peer refuses', async () => {
+    const saved = api.invokeImpl
+    api.invokeImpl = () => Promise.reject(new ChorusError('unknown-function', 'acme has no f'))
+    try {
+      const { code, stdout, stderr } = await run(['invoke', 'acme/f', ...peer])
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toBe(
+        `chorus invoke: acme has no f (unknown-function, HTTP 404 from ${server.url})\n`,
+      )
+    } finally {
+      api.invokeImpl = saved
+    }
+  })
+
+  it.each([
+    [['invoke'], 'chorus invoke: missing <owner>/<function>\n'],
+    [['invoke', 'acme'], 'chorus invoke: expected <owner>/<function>, got "acme"\n'],
+    [['invoke', 'acme/'], 'chorus invoke: function name must not be empty\n'],
+    [['invoke', 'ac me/f'], 'chorus invoke: owner "ac me" may only contain'],
+    [['invoke', 'a/f', 'b/g'], 'chorus invoke: unexpected argument "b/g"\n'],
+    [['invoke', 'a/f', '--input', '{nope'], 'chorus invoke: --input is not valid JSON'],
+    [['invoke', 'a/f', '--priority', '2'], 'chorus invoke: --priority must be 0 (high) or 1 (low)'],
+    [
+      ['invoke', 'a/f', '--qos', 'fast'],
+      'chorus invoke: --qos must be latency or cost, got "fast"',
+    ],
+    [['invoke', 'a/f', '--wait'], 'chorus invoke: unknown flag --wait (see chorus invoke --help)'],
+    [['invoke', 'a/f', '--input'], 'chorus invoke: --input needs a value\n'],
+    [['invoke', 'a/f', '--json=yes'], 'chorus invoke: --json takes no value\n'],
+    [
+      ['invoke', 'a/f', '--peer', 'ftp://x'],
+      'chorus invoke: --peer must be an http:// or https://',
+    ],
+    [['invoke', 'a/f', '--peer', 'nowhere'], 'chorus invoke: --peer must be a URL like'],
+  ])('exits 2 on the usage error in %j', async (argv, message) => {
+    const before = api.invokes.length
+    const { code, stdout, stderr } = await run(argv)
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' })
+    expect(stderr.startsWith(message)).toBe(true)
+    expect(stderr.split('\n')).toHaveLength(2)
+    expect(api.invokes).toHaveLength(before)
+  })
+})
+
+describe('chorus status', () => {
+  it('prints a known invocation', async () => {
+    api.invocations.set('inv 7', { id: 'inv 7', status: 'running', peerId: SELF })
+    const { code, stdout } = await run(['status', 'inv 7', ...peer])
+    expect(code).toBe(0)
+    expect(stdout).toBe(`id      inv 7\nstatus  running\npeer    ${SELF}\n`)
+    const json = await run(['status', 'inv 7', '--json', ...peer])
+    expect(JSON.parse(json.stdout)).toEqual({ id: 'inv 7', status: 'running', peerId: SELF })
+  })
+
+  it('exits 1 for an invocation nobody knows', async () => {
+    const { code, stderr } = await run(['status', 'ghost', ...peer])
+    expect(code).toBe(1)
+    expect(stderr).toBe(
+      `chorus status: no peer knows invocation "ghost" (unknown-invocation, HTTP 404 from ${server.url})\n`,
+    )
+  })
+
+  it('exits 2 without an id', async () => {
+    expect(await run(['status', ...peer])).toMatchObject({
+      code: 2,
+      stderr: 'chorus status: missing <invocation-id>\n',
+    })
+  })
+})
+
+describe('failures talking to a peer', () => {
+  it('says which URL it could not reach, on one line, and exits 1', async () => {
+    const url = await closedUrl()
+    for (const argv of [['peers'], ['schedulers'], ['invoke', 'a/f'], ['status', 'x']]) {
+      const { code, stdout, stderr } = await run([...argv, '--peer', url])
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toMatch(
+        new RegExp(`^chorus ${argv[0]}: cannot reach the peer at ${url}: connection refused \\(`),
+      )
+      expect(stderr.split('\n')).toHaveLength(2)
+    }
+  })
+
+  it('says so when the URL answers but is no Chorus peer', async () => {
+    const other = createServer((_req, res) => res.end('<html>hello</html>'))
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    const address = other.address() as { port: number }
+    try {
+      const url = `http://127.0.0.1:${address.port}`
+      const { code, stderr } = await run(['peers', '--peer', url])
+      expect(code).toBe(1)
+      expect(stderr).toBe(
+        `chorus peers: ${url} did not answer like a Chorus peer (HTTP 200, no content type)\n`,
+      )
+    } finally {
+      other.closeAllConnections()
+      await new Promise((resolve) => other.close(resolve))
+    }
+  })
+})
+
+describe('usage and help', () => {
+  it('prints the overview on --help and exits 0', async () => {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const { code, stdout } = await run(argv)
+      expect(code).toBe(0)
+      expect(stdout).toContain('Usage: chorus <command> [flags]')
+      for (const name of ['start', 'peers', 'schedulers', 'invoke', 'status']) {
+        expect(stdout).toContain(`\n  ${name} `)
+      }
+      expect(stdout).toContain('CHORUS_PEER')
+    }
+  })
+
+  it('prints the overview on stderr and exits 2 with no command', async () => {
+    const { code, stdout, stderr } = await run([])
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' })
+    expect(stderr).toContain('Usage: chorus <command> [flags]')
+  })
+
+  it('exits 2 on an unknown command, naming the known ones', async () => {
+    expect(await run(['frobnicate'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'chorus: unknown command "frobnicate" (commands: start, peers, schedulers, invoke, status; see chorus --help)\n',
+    })
+    expect((await run(['toString'])).code).toBe(2)
+  })
+
+  it('prints each command help with its flags and examples', async () => {
+    for (const name of ['peers', 'schedulers', 'invoke', 'status']) {
+      const viaFlag = await run([name, '--help'])
+      const viaHelp = await run(['help', name])
+      expect(viaFlag.code).toBe(0)
+      expect(viaFlag.stdout).toBe(viaHelp.stdout)
+      expect(viaFlag.stdout).toContain(`Usage: chorus ${name}`)
+      expect(viaFlag.stdout).toContain('--peer URL')
+      expect(viaFlag.stdout).toContain('Examples:')
+    }
+    const invoke = (await run(['invoke', '-h'])).stdout
+    for (const flag of ['--input', '--priority', '--qos', '--no-wait', '--idempotency-key']) {
+      expect(invoke).toContain(flag)
+    }
+  })
+
+  it('lists every start flag with its variable and default', async () => {
+    const { code, stdout } = await run(['start', '--help'])
+    expect(code).toBe(0)
+    for (const option of PEER_CONFIG_OPTIONS) {
+      expect(stdout).toContain(`--${option.flag} ${option.value}`)
+      expect(stdout).toContain(`env ${option.env}, default ${option.default}`)
+    }
+    expect(stdout.split('\n').every((line) => line.length <= 100)).toBe(true)
+  })
+
+  it('prints its version', async () => {
+    expect(await run(['--version'])).toEqual({ code: 0, stdout: 'chorus 0.1.0\n', stderr: '' })
+  })
+})
+
+describe('chorus start', () => {
+  /** A fake `startPeer` and signal source; `listening` resolves once `start` awaits a signal. */
+  function fakeStart(stop: () => Promise<void> = () => Promise.resolve()) {
+    const state = {
+      config: undefined as PeerConfig | undefined,
+      stops: 0,
+      exits: [] as number[],
+      listener: undefined as ((name: 'SIGINT' | 'SIGTERM') => void) | undefined,
+    }
+    let listening = (): void => {}
+    const installed = new Promise<void>((resolve) => (listening = resolve))
+    const io: Partial<CliIo> = {
+      startPeer: (config) => {
+        state.config = config
+        return Promise.resolve({
+          api,
+          httpUrl: 'http://127.0.0.1:7070',
+          multiaddrs: ['/ip4/127.0.0.1/tcp/4001/p2p/self', '/ip4/10.0.0.1/tcp/4001/p2p/self'],
+          stop: () => {
+            state.stops += 1
+            return stop()
+          },
+        })
+      },
+      onSignal: (listener) => {
+        state.listener = listener
+        listening()
+        return () => (state.listener = undefined)
+      },
+      exit: (code) => void state.exits.push(code),
+    }
+    const signal = (name: 'SIGINT' | 'SIGTERM'): void => state.listener?.(name)
+    return { state, io, installed, signal }
+  }
+
+  it('starts the peer with the parsed config, prints where it is, and stops on a signal', async () => {
+    const { state, io, installed, signal } = fakeStart()
+    const running = run(['start', '--http', '127.0.0.1:0', '--owner-limit', '3'], {
+      ...io,
+      env: { CHORUS_DATA_DIR: '/tmp/chorus-test' },
+    })
+    await installed
+    expect(state.config?.http).toEqual({ host: '127.0.0.1', port: 0 })
+    expect(state.config?.ownerLimit).toBe(3)
+    signal('SIGTERM')
+    const { code, stdout, stderr } = await running
+    expect(code).toBe(0)
+    expect(state.stops).toBe(1)
+    expect(state.exits).toEqual([0])
+    expect(state.listener).toBeUndefined()
+    expect(stdout).toBe(
+      [
+        `peer id   ${SELF}`,
+        'libp2p    /ip4/127.0.0.1/tcp/4001/p2p/self',
+        '          /ip4/10.0.0.1/tcp/4001/p2p/self',
+        'http      http://127.0.0.1:7070',
+        'data dir  /tmp/chorus-test',
+        'Press Ctrl+C to stop.',
+        '',
+      ].join('\n'),
+    )
+    expect(stderr).toBe('SIGTERM: stopping the peer (send it again to exit at once)\n')
+  })
+
+  it('exits at once on a second signal while stopping', async () => {
+    let finishStop = (): void => {}
+    const { state, io, installed, signal } = fakeStart(
+      () => new Promise<void>((resolve) => (finishStop = resolve)),
+    )
+    const running = run(['start'], io)
+    await installed
+    signal('SIGINT')
+    signal('SIGINT')
+    expect(state.exits).toEqual([130])
+    expect(state.stops).toBe(1)
+    finishStop()
+    expect((await running).code).toBe(0)
+  })
+
+  it('exits 1 when stopping fails', async () => {
+    const { io, installed, signal } = fakeStart(() => Promise.reject(new Error('stuck')))
+    const running = run(['start'], io)
+    await installed
+    signal('SIGINT')
+    const { code, stderr } = await running
+    expect(code).toBe(1)
+    expect(stderr).toContain('chorus start: stopping failed: stuck\n')
+  })
+
+  it('exits 2 on a bad flag without starting anything', async () => {
+    const { state, io } = fakeStart()
+    const { code, stderr } = await run(['start', '--owner-limit', 'many'], io)
+    expect(code).toBe(2)
+    expect(stderr).toBe('chorus start: --owner-limit must be a positive whole number, got "many"\n')
+    expect(state.config).toBeUndefined()
+  })
+
+  it('exits 1 when the peer cannot start', async () => {
+    const { code, stderr } = await run(['start', '--http', '127.0.0.1:0'], {
+      startPeer: () => Promise.reject(new ChorusError('internal', 'cannot serve HTTP on x')),
+    })
+    expect(code).toBe(1)
+    expect(stderr).toBe('chorus start: cannot serve HTTP on x\n')
+  })
+})
+
+describe('the chorus program', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url))
+  const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+  const exec = promisify(execFile)
+
+  function chorus(args: string[]) {
+    return exec(process.execPath, ['--conditions=chorus-source', '--import', 'tsx', cli, ...args], {
+      cwd: root,
+      env: { ...process.env, CHORUS_PEER: '' },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    )
+  }
+
+  it('runs as a program: help exits 0', async () => {
+    const { code, stdout } = await chorus(['--help'])
+    expect(code).toBe(0)
+    expect(stdout).toContain('Usage: chorus <command> [flags]')
+  })
+
+  it('runs as a program: an unreachable peer exits 1, a usage error 2', async () => {
+    const url = await closedUrl()
+    const unreachable = await chorus(['peers', '--peer', url])
+    expect(unreachable.code).toBe(1)
+    expect(unreachable.stderr).toContain(`cannot reach the peer at ${url}`)
+    expect((await chorus(['peers', '--bogus'])).code).toBe(2)
+  })
+})

@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest'
+import { PEER_CONFIG_OPTIONS, parseDuration, parsePeerConfig } from '../src/config.js'
+import { ChorusError } from '../src/errors.js'
+
+function badRequest(argv: string[], env: Record<string, string> = {}): string {
+  try {
+    parsePeerConfig(argv, env)
+  } catch (err) {
+    expect(err).toBeInstanceOf(ChorusError)
+    expect((err as ChorusError).code).toBe('bad-request')
+    return (err as ChorusError).message
+  }
+  throw new Error(`expected ${JSON.stringify(argv)} ${JSON.stringify(env)} to be refused`)
+}
+
+describe('parsePeerConfig', () => {
+  it('has defaults for everything', () => {
+    expect(parsePeerConfig([], {})).toEqual({
+      dataDir: './.chorus',
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      join: [],
+      http: { host: '127.0.0.1', port: 7070 },
+      workerMemoryMb: 2048,
+      schedulerIdleMs: 600_000,
+      ownerLimit: 64,
+      placement: 'warm-bounded',
+    })
+  })
+
+  it('reads every flag', () => {
+    const config = parsePeerConfig(
+      [
+        '--data-dir',
+        '/var/lib/chorus',
+        '--listen',
+        '/ip4/0.0.0.0/tcp/4001',
+        '--listen=/ip6/::/tcp/4001',
+        '--join',
+        '/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWA',
+        '--http',
+        '0.0.0.0:0',
+        '--worker-memory',
+        '4096',
+        '--psk',
+        'mesh.key',
+        '--scheduler-idle',
+        '30s',
+        '--owner-limit',
+        '8',
+        '--placement',
+        'openwhisk',
+      ],
+      {},
+    )
+    expect(config).toEqual({
+      dataDir: '/var/lib/chorus',
+      listen: ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001'],
+      join: ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWA'],
+      http: { host: '0.0.0.0', port: 0 },
+      workerMemoryMb: 4096,
+      pskFile: 'mesh.key',
+      schedulerIdleMs: 30_000,
+      ownerLimit: 8,
+      placement: 'openwhisk',
+    })
+  })
+
+  it('reads every environment variable, lists comma-separated', () => {
+    const config = parsePeerConfig([], {
+      CHORUS_DATA_DIR: '/data',
+      CHORUS_LISTEN: '/ip4/0.0.0.0/tcp/4001, /ip4/0.0.0.0/tcp/4002,',
+      CHORUS_JOIN: '/dns4/seed.example/tcp/4001,/ip4/10.0.0.9/tcp/4001',
+      CHORUS_HTTP: '[::1]:8080',
+      CHORUS_WORKER_MEMORY: '512',
+      CHORUS_PSK: '/etc/chorus/psk',
+      CHORUS_SCHEDULER_IDLE: '90000',
+      CHORUS_OWNER_LIMIT: '100',
+      CHORUS_PLACEMENT: 'openwhisk',
+    })
+    expect(config).toEqual({
+      dataDir: '/data',
+      listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002'],
+      join: ['/dns4/seed.example/tcp/4001', '/ip4/10.0.0.9/tcp/4001'],
+      http: { host: '::1', port: 8080 },
+      workerMemoryMb: 512,
+      pskFile: '/etc/chorus/psk',
+      schedulerIdleMs: 90_000,
+      ownerLimit: 100,
+      placement: 'openwhisk',
+    })
+  })
+
+  it('lets a flag win over its variable, and a variable over the default', () => {
+    const env = {
+      CHORUS_HTTP: '10.0.0.1:9000',
+      CHORUS_OWNER_LIMIT: '5',
+      CHORUS_JOIN: '/ip4/10.0.0.1/tcp/1',
+      CHORUS_WORKER_MEMORY: '1024',
+    }
+    const config = parsePeerConfig(['--http', '127.0.0.1:1', '--join', '/ip4/10.0.0.2/tcp/2'], env)
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 1 })
+    expect(config.join).toEqual(['/ip4/10.0.0.2/tcp/2'])
+    expect(config.ownerLimit).toBe(5)
+    expect(config.workerMemoryMb).toBe(1024)
+    expect(config.dataDir).toBe('./.chorus')
+  })
+
+  it('takes the last of a repeated single-valued flag, and commas in a repeated one', () => {
+    const config = parsePeerConfig(
+      [
+        '--owner-limit',
+        '1',
+        '--owner-limit',
+        '2',
+        '--join',
+        '/ip4/1.1.1.1/tcp/1,/ip4/2.2.2.2/tcp/2',
+      ],
+      {},
+    )
+    expect(config.ownerLimit).toBe(2)
+    expect(config.join).toEqual(['/ip4/1.1.1.1/tcp/1', '/ip4/2.2.2.2/tcp/2'])
+  })
+
+  it('counts a variable set to the empty string as unset', () => {
+    const empty = Object.fromEntries(PEER_CONFIG_OPTIONS.map((o) => [o.env, '']))
+    expect(parsePeerConfig([], empty)).toEqual(parsePeerConfig([], {}))
+  })
+
+  it.each([
+    [['--data-dir', ''], '--data-dir must not be empty'],
+    [
+      ['--listen', 'ip4/127.0.0.1/tcp/0'],
+      '--listen: "ip4/127.0.0.1/tcp/0" is not a multiaddr: it must start with \'/\'',
+    ],
+    [['--listen', '/'], '--listen: "/" is not a multiaddr: it has an empty component'],
+    [['--listen', '/ip4//tcp/1'], 'it has an empty component'],
+    [['--listen', '/ip4/1.2.3.4/tcp/1/'], 'it has an empty component'],
+    [['--listen', '/ip4/1.2.3.4/tcp/ 1'], 'it contains whitespace'],
+    [['--listen', ','], '--listen needs at least one multiaddr'],
+    [
+      ['--join', '10.0.0.1:4001'],
+      '--join: "10.0.0.1:4001" is not a multiaddr: it must start with \'/\'',
+    ],
+    [
+      ['--http', '7070'],
+      '--http must be HOST:PORT (like 127.0.0.1:7070 or [::1]:7070), got "7070"',
+    ],
+    [['--http', ':7070'], '--http must be HOST:PORT'],
+    [['--http', 'localhost:'], '--http must be HOST:PORT'],
+    [['--http', '::1:7070'], '--http must be HOST:PORT'],
+    [['--http', 'localhost:http'], '--http must be HOST:PORT'],
+    [['--http=localhost:-1'], '--http must be HOST:PORT'],
+    [['--http', 'localhost:65536'], '--http: port must be 0 to 65535, got 65536'],
+    [['--worker-memory', '0'], '--worker-memory must be a positive whole number, got "0"'],
+    [['--worker-memory=-5'], '--worker-memory must be a positive whole number, got "-5"'],
+    [['--worker-memory', '1.5'], '--worker-memory must be a positive whole number'],
+    [['--worker-memory', '1e3'], '--worker-memory must be a positive whole number'],
+    [['--worker-memory', 'lots'], '--worker-memory must be a positive whole number'],
+    [
+      ['--worker-memory', '99999999999999999999'],
+      '--worker-memory must be a positive whole number',
+    ],
+    [['--owner-limit', '0'], '--owner-limit must be a positive whole number, got "0"'],
+    [['--owner-limit', ' '], '--owner-limit must not be empty'],
+    [['--psk', ''], '--psk must not be empty'],
+    [['--scheduler-idle', '0'], '--scheduler-idle must be at least 1 ms and finite, got "0"'],
+    [['--scheduler-idle', '0.1ms'], '--scheduler-idle must be at least 1 ms'],
+    [
+      ['--scheduler-idle', '10x'],
+      '--scheduler-idle must be a duration like 600000, 30s, 10m or 1h',
+    ],
+    [['--scheduler-idle', '1.5'], '--scheduler-idle must be a duration'],
+    [['--scheduler-idle=-1s'], '--scheduler-idle must be a duration'],
+    [['--scheduler-idle', '1d'], '--scheduler-idle must be a duration'],
+    [['--placement', 'random'], '--placement must be warm-bounded or openwhisk, got "random"'],
+    [['--placement', 'OpenWhisk'], '--placement must be warm-bounded or openwhisk'],
+    [['--nope'], 'unknown flag --nope (see chorus start --help)'],
+    [['-x'], 'unknown flag -x'],
+    [['start'], 'unexpected argument "start" (see chorus start --help)'],
+    [['--listen'], '--listen needs a value'],
+    [
+      ['--owner-limit', '-5'],
+      "--owner-limit needs a value; write --owner-limit=VALUE for one that starts with '-'",
+    ],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(badRequest(argv)).toContain(message)
+  })
+
+  it.each([
+    ['CHORUS_DATA_DIR', ' ', 'CHORUS_DATA_DIR must not be empty'],
+    ['CHORUS_LISTEN', 'tcp/4001', 'CHORUS_LISTEN: "tcp/4001" is not a multiaddr'],
+    ['CHORUS_LISTEN', ' , ', 'CHORUS_LISTEN needs at least one multiaddr'],
+    ['CHORUS_JOIN', '/ip4/1.1.1.1/tcp/1,nope', 'CHORUS_JOIN: "nope" is not a multiaddr'],
+    ['CHORUS_HTTP', 'localhost', 'CHORUS_HTTP must be HOST:PORT'],
+    ['CHORUS_HTTP', 'localhost:70000', 'CHORUS_HTTP: port must be 0 to 65535'],
+    [
+      'CHORUS_WORKER_MEMORY',
+      'abc',
+      'CHORUS_WORKER_MEMORY must be a positive whole number, got "abc"',
+    ],
+    ['CHORUS_SCHEDULER_IDLE', 'soon', 'CHORUS_SCHEDULER_IDLE must be a duration'],
+    ['CHORUS_OWNER_LIMIT', '-1', 'CHORUS_OWNER_LIMIT must be a positive whole number'],
+    ['CHORUS_PLACEMENT', 'least-loaded', 'CHORUS_PLACEMENT must be warm-bounded or openwhisk'],
+  ])('refuses %s=%j, naming the variable', (name, value, message) => {
+    expect(badRequest([], { [name]: value })).toContain(message)
+  })
+
+  it('checks the variable only when no flag overrides it', () => {
+    expect(parsePeerConfig(['--owner-limit', '3'], { CHORUS_OWNER_LIMIT: 'junk' }).ownerLimit).toBe(
+      3,
+    )
+  })
+})
+
+describe('parseDuration', () => {
+  it.each([
+    ['1', 1],
+    ['250', 250],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['1.5s', 1_500],
+    ['10m', 600_000],
+    ['1.5m', 90_000],
+    ['2h', 7_200_000],
+    [' 5s ', 5_000],
+  ])('reads %j as %d ms', (text, ms) => {
+    expect(parseDuration('--x', text)).toBe(ms)
+  })
+})

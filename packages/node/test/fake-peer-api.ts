@@ -1,0 +1,127 @@
+import type {
+  InvocationView,
+  InvokeRequest,
+  PeerApi,
+  PeerEvent,
+  PeerInfo,
+  SchedulerInfo,
+} from '../src/peer-api.js'
+
+export const SELF = '12D3KooWSelf'
+
+/** A PeerApi whose answers tests set, and which records what it was asked. */
+export class FakePeerApi implements PeerApi {
+  readonly peerId = SELF
+  readonly version = '0.1.0-test'
+  peerList: PeerInfo[] = [
+    { peerId: SELF, addrs: ['/ip4/127.0.0.1/tcp/4001'], state: 'alive', lastSeenMs: 0 },
+    {
+      peerId: '12D3KooWOther',
+      addrs: ['/ip4/10.0.0.2/tcp/4001', '/ip4/10.0.0.2/tcp/4002'],
+      state: 'suspect',
+      lastSeenMs: 65_000,
+    },
+  ]
+  schedulerList: SchedulerInfo[] = [
+    {
+      guid: 'g-zeta',
+      owner: 'zeta',
+      provider: 'mesh',
+      peerId: '12D3KooWOther',
+      epoch: 3,
+      capacity: 32,
+      pending: 0,
+      inflight: 1,
+    },
+    {
+      guid: 'g-acme',
+      owner: 'acme',
+      provider: 'mesh',
+      peerId: SELF,
+      epoch: 12,
+      capacity: 64,
+      pending: 5,
+      inflight: 10,
+    },
+  ]
+  readonly invocations = new Map<string, InvocationView>()
+  metrics = '# HELP chorus_up Up.\n# TYPE chorus_up gauge\nchorus_up 1\n'
+
+  /** What `invoke` does; by default it succeeds, echoing the input. */
+  invokeImpl: (request: InvokeRequest) => Promise<InvocationView> = (request) =>
+    Promise.resolve(
+      request.wait === false
+        ? { id: 'inv-1', status: 'queued' }
+        : { id: 'inv-1', status: 'succeeded', output: request.input, peerId: SELF },
+    )
+  invocationImpl: (id: string) => Promise<InvocationView | undefined> = (id) =>
+    Promise.resolve(this.invocations.get(id))
+  peersImpl: () => PeerInfo[] = () => this.peerList
+
+  readonly invokes: InvokeRequest[] = []
+  readonly schedulerCalls: boolean[] = []
+  /** How many times `onEvent` subscribed. */
+  subscriptions = 0
+  onEventError: Error | undefined
+  readonly #listeners = new Set<(event: PeerEvent) => void>()
+  readonly #waiters: { count: number; resolve: () => void }[] = []
+
+  peers(): PeerInfo[] {
+    return this.peersImpl()
+  }
+
+  schedulers(localOnly: boolean): SchedulerInfo[] {
+    this.schedulerCalls.push(localOnly)
+    return localOnly ? this.schedulerList.filter((s) => s.peerId === SELF) : this.schedulerList
+  }
+
+  invoke(request: InvokeRequest): Promise<InvocationView> {
+    this.invokes.push(request)
+    return this.invokeImpl(request)
+  }
+
+  invocation(id: string): Promise<InvocationView | undefined> {
+    return this.invocationImpl(id)
+  }
+
+  onEvent(listener: (event: PeerEvent) => void): () => void {
+    if (this.onEventError) throw this.onEventError
+    this.subscriptions += 1
+    this.#listeners.add(listener)
+    this.#notify()
+    return () => {
+      this.#listeners.delete(listener)
+      this.#notify()
+    }
+  }
+
+  metricsText(): string {
+    return this.metrics
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size
+  }
+
+  emit(event: PeerEvent): void {
+    for (const listener of this.#listeners) listener(event)
+  }
+
+  /** Resolves when exactly `count` listeners are subscribed. */
+  whenListeners(count: number): Promise<void> {
+    if (this.#listeners.size === count) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }))
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.count !== this.#listeners.size) continue
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+      waiter.resolve()
+    }
+  }
+}
+
+export function event(type: PeerEvent['type'], extra: Record<string, unknown> = {}): PeerEvent {
+  return { type, at: 1_700_000_000_000, peerId: '12D3KooWOther', ...extra }
+}
