@@ -132,13 +132,18 @@ describe('identity and private networks', () => {
     await writeFile(keyFile, key)
     const [a, b] = await mesh(2, { pskFile: keyFile })
     await waitFor('the private peers to meet', () => allSeeAll([a!, b!]))
+    const log: string[] = []
     const outsider = await startPeer(
       testConfig(await tempDir(), { join: [a!.multiaddrs[0] ?? ''] }),
+      { log: (line) => log.push(line) },
     )
     cleanups.push(() => outsider.stop())
+    await waitFor('the outsider to fail to join', () =>
+      log.some((l) => l.startsWith('could not join')),
+    )
     expect(outsider.api.peers().filter((p) => p.peerId !== outsider.api.peerId)).toEqual([])
     expect(a!.api.peers().map((p) => p.peerId)).not.toContain(outsider.api.peerId)
-  })
+  }, 20_000)
 })
 
 describe('the HTTP API of a real peer', () => {

@@ -10,7 +10,8 @@ async function lintAsCore(code: string): Promise<string[]> {
   return (result?.messages ?? []).map((m) => m.message)
 }
 
-describe('lint keeps the scheduler core pure', () => {
+// Type-aware ESLint builds a whole program first: slow on a loaded machine, so a long timeout.
+describe('lint keeps the scheduler core pure', { timeout: 60_000 }, () => {
   it.each([
     ['a node: import', "import { readFileSync } from 'node:fs'\nexport const x = readFileSync"],
     ['a libp2p import', "import { createLibp2p } from 'libp2p'\nexport const x = createLibp2p"],

@@ -11,7 +11,8 @@ async function lintAsCore(code: string): Promise<string[]> {
   return (result?.messages ?? []).map((m) => m.message)
 }
 
-describe('lint keeps the gossip cores pure', () => {
+// Type-aware ESLint builds a whole program first: slow on a loaded machine, so a long timeout.
+describe('lint keeps the gossip cores pure', { timeout: 60_000 }, () => {
   // The first lint builds the TypeScript program for typed rules: seconds on a busy machine.
   beforeAll(async () => {
     await lintAsCore('export {}\n')

@@ -213,11 +213,32 @@ export class ChorusPeer implements PeerApi {
     await this.#channels.start()
     await this.#membership.start()
     this.#directory.start()
-    for (const address of this.#config.join) {
+    for (const address of this.#config.join) void this.#joinThrough(address)
+  }
+
+  /**
+   * Dials a bootstrap address in the background, retrying with backoff until it answers
+   * or the peer stops: peers may start in any order, and a dead bootstrap peer must not
+   * hold up this one.
+   */
+  async #joinThrough(address: string): Promise<void> {
+    let target
+    try {
+      target = multiaddr(address)
+    } catch (err) {
+      this.#log(`ignoring --join ${address}: ${(err as Error).message}`)
+      return
+    }
+    for (let delayMs = 500; !this.#stopping; delayMs = Math.min(delayMs * 2, 30_000)) {
       try {
-        await this.#libp2p.dial(multiaddr(address), { signal: AbortSignal.timeout(10_000) })
+        await this.#libp2p.dial(target, { signal: AbortSignal.timeout(10_000) })
+        return
       } catch (err) {
-        this.#log(`could not join through ${address}: ${(err as Error).message}`)
+        if (this.#stopping) return
+        this.#log(
+          `could not join through ${address} (${(err as Error).message}); retrying in ${delayMs / 1000} s`,
+        )
+        await pause(delayMs)
       }
     }
   }
