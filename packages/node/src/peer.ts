@@ -44,6 +44,12 @@ export interface StartPeerOptions {
 const INVOKE_METHOD = 'invoke'
 const STATUS_METHOD = 'status'
 const LOCAL_STATUS_METHOD = 'status.local'
+/** Asks another peer to route an invocation as if it had arrived there (a leaving peer's handoff). */
+const ROUTE_METHOD = 'route'
+/** An outcome reported to the entry peer of an invocation nobody waited for. */
+const RESULT_METHOD = 'result'
+/** How long a leaving peer lets running invocations finish. */
+const LEAVE_DRAIN_MS = 10_000
 /** How long a forwarded request that waits for its result may take. */
 const WAITING_FORWARD_TIMEOUT_MS = 15 * 60_000
 const QUEUEING_FORWARD_TIMEOUT_MS = 30_000
@@ -127,6 +133,8 @@ export class ChorusPeer implements PeerApi {
   /** Invocations this peer accepted and sent on: where they went. */
   readonly #placedAt = new BoundedMap<string, string>(100_000)
   readonly #bootId = randomBytes(4).toString('hex')
+  /** Outcomes on their way to entry peers (a leaving peer waits for them). */
+  readonly #reports = new Set<Promise<unknown>>()
   #nextInvocation = 0
   #stopping = false
 
@@ -182,7 +190,8 @@ export class ChorusPeer implements PeerApi {
       members: {
         selfId: this.peerId,
         liveIds: () => this.#membership.liveIds(),
-        isAlive: (id) => this.#membership.isLive(id),
+        // A leaving peer no longer counts itself: claims it answers name someone else.
+        isAlive: (id) => (id === this.peerId ? !this.#stopping : this.#membership.isLive(id)),
       },
       hosted: () => this.#host.entries(),
       onLost: (key, winner) => this.#mergeInto(key, winner),
@@ -243,10 +252,37 @@ export class ChorusPeer implements PeerApi {
     }
   }
 
-  /** Announces that this peer leaves, so others mark it left rather than dead. */
+  /**
+   * Leaves gracefully: announces it (others mark this peer left, not dead, and stop
+   * naming it responsible), hands every queued invocation to another peer, which looks
+   * up or becomes the new responsible, and lets what runs here finish, for at most
+   * `LEAVE_DRAIN_MS`. Callers waiting through this peer retry with the same invocation
+   * id and find it at the new responsible.
+   */
   async leave(): Promise<void> {
+    if (this.#stopping) return
     this.#stopping = true
     await this.#membership.leave()
+    const others = this.#membership.liveIds().filter((id) => id !== this.peerId)
+    if (others.length > 0) {
+      for (const { key } of this.#host.entries()) {
+        const [owner = '', provider = ''] = splitKey(key)
+        this.#host.drainInto(key, async (request) => {
+          const via = others[Math.floor(Math.random() * others.length)] as string
+          const body = { owner, provider, ...request, wait: false }
+          return (await this.#channels.request(
+            via,
+            ROUTE_METHOD,
+            body,
+            QUEUEING_FORWARD_TIMEOUT_MS,
+          )) as InvocationView
+        })
+      }
+    }
+    const deadline = performance.now() + LEAVE_DRAIN_MS
+    while ((this.#host.busy || this.#reports.size > 0) && performance.now() < deadline) {
+      await pause(20)
+    }
   }
 
   async stop(): Promise<void> {
@@ -304,10 +340,8 @@ export class ChorusPeer implements PeerApi {
   }
 
   async invocation(id: string): Promise<InvocationView | undefined> {
-    const entryPeer = id.split('.')[0] ?? ''
-    if (entryPeer === this.peerId || !/^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(entryPeer)) {
-      return this.#statusHere(id)
-    }
+    const entryPeer = entryPeerOf(id)
+    if (entryPeer === undefined || entryPeer === this.peerId) return this.#statusHere(id)
     return ((await this.#channels.request(entryPeer, STATUS_METHOD, { id }, 10_000)) ??
       undefined) as InvocationView | undefined
   }
@@ -349,10 +383,17 @@ export class ChorusPeer implements PeerApi {
           { ...body, epoch: target.epoch },
           timeout,
         )
+        this.#forwards.inc()
+        const view = answer as InvocationView
+        if (body.wait && !isFinal(view)) {
+          // The responsible handed it off while we waited (it left): follow it by id.
+          lastError = new ChorusError('not-responsible', `${target.peerId} handed ${body.id} off`)
+          this.#locations.delete(key)
+          continue
+        }
         this.#locations.set(key, target)
         this.#placedAt.set(body.id, target.peerId)
-        this.#forwards.inc()
-        return answer as InvocationView
+        return view
       } catch (err) {
         lastError = asChorusError(err)
         this.#locations.delete(key)
@@ -379,8 +420,28 @@ export class ChorusPeer implements PeerApi {
       priority: body.priority,
       idempotencyKey: body.idempotencyKey,
     })
-    if (!body.wait) return { id: submitted.id, status: 'queued', peerId: this.peerId }
+    if (!body.wait) {
+      this.#reportToEntry(submitted.id, submitted.done)
+      return { id: submitted.id, status: 'queued', peerId: this.peerId }
+    }
     return submitted.done
+  }
+
+  /**
+   * Sends the outcome of an invocation nobody waits for to the peer its id names, which
+   * keeps it: `GET /v1/invocations/{id}` then works even after this peer has gone.
+   */
+  #reportToEntry(id: string, done: Promise<InvocationView>): void {
+    const entryPeer = entryPeerOf(id)
+    if (entryPeer === undefined || entryPeer === this.peerId) return
+    const report = done
+      .then((view) =>
+        // A handed-off invocation is reported by its new responsible, not from here.
+        isFinal(view) ? this.#channels.request(entryPeer, RESULT_METHOD, view, 10_000) : undefined,
+      )
+      .catch((err: unknown) => this.#log(`reporting ${id} to ${entryPeer} failed: ${String(err)}`))
+      .finally(() => this.#reports.delete(report))
+    this.#reports.add(report)
   }
 
   async #statusHere(id: string): Promise<InvocationView | undefined> {
@@ -388,8 +449,21 @@ export class ChorusPeer implements PeerApi {
     if (local) return local
     const responsible = this.#placedAt.get(id)
     if (responsible === undefined) return undefined
-    return ((await this.#channels.request(responsible, LOCAL_STATUS_METHOD, { id }, 10_000)) ??
-      undefined) as InvocationView | undefined
+    const ask = async (peer: string) =>
+      (await this.#channels.request(
+        peer,
+        LOCAL_STATUS_METHOD,
+        { id },
+        10_000,
+      )) as InvocationView | null
+    const there = this.#membership.isLive(responsible)
+      ? await ask(responsible).catch(() => null)
+      : null
+    if (there) return there
+    // Its responsible left or lost it in a merge: whoever holds it now knows it by id.
+    const others = this.#membership.liveIds().filter((p) => p !== this.peerId && p !== responsible)
+    const answers = await Promise.all(others.map((p) => ask(p).catch(() => null)))
+    return answers.find((a) => a !== null) ?? undefined
   }
 
   #registerHandlers(): void {
@@ -407,6 +481,13 @@ export class ChorusPeer implements PeerApi {
       }
       return this.#serveHere(key, body)
     })
+    this.#channels.handle(RESULT_METHOD, (raw) => {
+      const view = parseResult(raw)
+      // Only outcomes of invocations this peer named are kept here.
+      if (entryPeerOf(view.id) === this.peerId) this.#host.record(view)
+      return true
+    })
+    this.#channels.handle(ROUTE_METHOD, (raw) => this.#route(parseForwarded(raw)))
     this.#channels.handle(
       STATUS_METHOD,
       async (raw) => (await this.#statusHere(parseId(raw))) ?? null,
@@ -446,6 +527,29 @@ export class ChorusPeer implements PeerApi {
       }
     }
   }
+}
+
+function isFinal(view: InvocationView): boolean {
+  return view.status === 'succeeded' || view.status === 'failed'
+}
+
+/** The peer an invocation id names (where it entered the mesh), if it names one. */
+function entryPeerOf(id: string): string | undefined {
+  const peer = id.split('.')[0] ?? ''
+  return /^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(peer) ? peer : undefined
+}
+
+function parseResult(raw: unknown): InvocationView {
+  const v = raw as Partial<InvocationView> | null
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof v.id !== 'string' ||
+    (v.status !== 'succeeded' && v.status !== 'failed')
+  ) {
+    throw new ChorusError('protocol-error', 'malformed invocation result')
+  }
+  return v as InvocationView
 }
 
 function splitKey(key: string): [string, string] {

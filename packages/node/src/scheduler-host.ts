@@ -75,6 +75,12 @@ export class SchedulerHost {
     this.#sweep.unref()
   }
 
+  /** Whether any scheduler here still has work queued or running. */
+  get busy(): boolean {
+    for (const hosted of this.#hosted.values()) if (!this.#isIdle(hosted)) return true
+    return false
+  }
+
   has(key: string): boolean {
     const hosted = this.#hosted.get(key)
     return hosted !== undefined && !hosted.draining
@@ -221,14 +227,17 @@ export class SchedulerHost {
       this.#handle(hosted, { type: 'invocation-withdrawn', invocationId: q.id })
       this.#live.delete(q.id)
       forward({ id: q.id, fn: q.fn, input: q.input, priority: q.priority }).then(
-        (view) => this.#settle(view),
+        (view) => {
+          if (view.status === 'succeeded' || view.status === 'failed') this.#settle(view)
+          else this.#handOver(view)
+        },
         (err: unknown) =>
           this.#settle({
             id: q.id,
             status: 'failed',
             error: {
               code: 'peer-unreachable',
-              message: `handing off to the surviving scheduler failed: ${String(err)}`,
+              message: `handing off to another scheduler failed: ${String(err)}`,
             },
           }),
       )
@@ -327,6 +336,13 @@ export class SchedulerHost {
     if (this.#running.get(id) === controller) this.#running.delete(id)
     if (this.#hosted.get(hosted.key) !== hosted) return // deallocated meanwhile
     this.#handle(hosted, event)
+  }
+
+  /** Tells waiters the invocation now lives elsewhere (`view` says where), keeping no result. */
+  #handOver(view: InvocationView): void {
+    const waiters = this.#waiters.get(view.id)
+    this.#waiters.delete(view.id)
+    for (const w of waiters ?? []) w(view)
   }
 
   #settle(view: InvocationView): void {

@@ -1,7 +1,7 @@
 /**
- * Two meshes that each made a responsible for the same owner (as both sides of a
- * partition would) are joined: the duplicates are found and merged deterministically,
- * and no queued invocation is lost or run twice.
+ * Responsibility changing hands with nothing lost: two meshes that each made a responsible
+ * for the same owner (as both sides of a partition would) are joined and the duplicates
+ * merge; a responsible peer that leaves gracefully hands its queue to the others.
  */
 import { rm } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -80,4 +80,44 @@ describe('when a partition heals', () => {
     expect(after.peerId).toBe(holders()[0]?.peerId)
     await rm(dataDir, { recursive: true, force: true }).catch(() => undefined)
   }, 60_000)
+})
+
+describe('when a responsible peer leaves gracefully', () => {
+  it('hands its queued invocations to another peer and lets the running one finish', async () => {
+    const peers = await startMesh(3, { ownerLimit: 1 })
+    running.push(...peers)
+    await waitFor('the mesh to converge', () => allSeeAll(peers))
+    const first = await peers[0]!.api.invoke({ owner: 'leaving', fn: 'echo', input: 0 })
+    const leaver = peers.find((p) => p.peerId === first.peerId)!
+    const entry = peers.find((p) => p !== leaver)!
+    const queued = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        entry.api.invoke({ owner: 'leaving', fn: 'sleep', input: { ms: 100 + i }, wait: false }),
+      ),
+    )
+    const events: string[] = []
+    entry.api.onEvent((e) =>
+      events.push(`${e.type}:${typeof e.member === 'string' ? e.member : ''}`),
+    )
+    await leaver.stop()
+    running.splice(running.indexOf(leaver), 1)
+    const outcomes = await Promise.all(
+      queued.map((q) =>
+        waitFor(`invocation ${q.id} to finish`, async () => {
+          const v = await entry.api.invocation(q.id)
+          return v?.status === 'succeeded' || v?.status === 'failed' ? v : undefined
+        }),
+      ),
+    )
+    expect(outcomes.map((o) => o.output)).toEqual([1, 2, 3, 4].map((i) => ({ sleptMs: 100 + i })))
+    expect(events).toContain(`member-left:${leaver.peerId}`)
+    expect(events).not.toContain(`member-dead:${leaver.peerId}`)
+    const stayers = peers.filter((p) => p !== leaver)
+    const sleeps = stayers.reduce(
+      (n, p) => n + metricValue(p.api.metricsText(), 'chorus_executions_total', { fn: 'sleep' }),
+      0,
+    )
+    // The one running at the leaver finished there; the three queued ran once each elsewhere.
+    expect(sleeps).toBe(3)
+  }, 30_000)
 })
