@@ -38,7 +38,12 @@ export async function createLibp2pHost(init: Libp2pHostInit): Promise<ChorusLibp
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.psk ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),
-    connectionManager: { maxConnections: init.maxConnections ?? 64 },
+    connectionManager: {
+      maxConnections: init.maxConnections ?? 64,
+      // libp2p accepts 5 inbound connections per second per IP by default: a whole mesh
+      // starting at once on one host (or behind one NAT) would be turned away.
+      inboundConnectionThreshold: 100,
+    },
     services: {
       identify: identify(),
       ping: ping(),

@@ -264,7 +264,20 @@ export class MeshMembership {
   #handle(event: MembershipEvent): void {
     if (!this.#running) return
     const effects = this.#core.handle(event, performance.now())
-    for (const effect of effects) this.#carryOut(effect)
+    for (const effect of effects) {
+      this.#carryOut(effect)
+      if (effect.type === 'member' && effect.kind === 'joined' && heardDirectly(event, effect.id)) {
+        // We met a newcomer ourselves: tell the whole mesh now rather than let it spread
+        // one piggybacked ping at a time (joins are rare; gossipsub relays it in ms).
+        const update: MemberUpdate = {
+          kind: 'alive',
+          id: effect.id,
+          incarnation: effect.incarnation,
+          addrs: effect.addrs,
+        }
+        void this.#publish(MEMBERS_TOPIC, { updates: [update] })
+      }
+    }
     this.#arm()
   }
 
@@ -392,6 +405,19 @@ export class MeshMembership {
     } catch (err) {
       this.#init.log(`publishing on ${topic} failed: ${(err as Error).message}`)
     }
+  }
+}
+
+/** Whether `event` came from member `id` itself (not relayed by someone else). */
+function heardDirectly(event: MembershipEvent, id: string): boolean {
+  switch (event.type) {
+    case 'peer-discovered':
+      return event.id === id
+    case 'sync-received':
+    case 'ping-received':
+      return event.from === id
+    default:
+      return false
   }
 }
 

@@ -39,6 +39,8 @@ interface Pending {
 class Channel {
   readonly #decoder: FrameDecoder
   readonly #pending = new Map<number, Pending>()
+  #outbox: Uint8Array[] = []
+  #outboxBytes = 0
   #nextId = 1
   closed = false
 
@@ -82,7 +84,25 @@ class Channel {
   write(frame: Frame): void {
     if (this.closed)
       throw new ChorusError('peer-unreachable', `channel to ${this.peerId} is closed`)
-    this.stream.send(encodeFrame(frame, this.maxFrameBytes))
+    // Frames written during one turn of the event loop leave in one send: under load this
+    // saves a yamux frame, a Noise message and a syscall per frame.
+    this.#outbox.push(encodeFrame(frame, this.maxFrameBytes))
+    this.#outboxBytes += (this.#outbox.at(-1) as Uint8Array).byteLength
+    if (this.#outbox.length === 1) setImmediate(() => this.#flush())
+    else if (this.#outboxBytes >= FLUSH_AT_BYTES) this.#flush()
+  }
+
+  #flush(): void {
+    if (this.#outbox.length === 0) return
+    const frames = this.#outbox
+    this.#outbox = []
+    this.#outboxBytes = 0
+    if (this.closed) return
+    try {
+      this.stream.send(frames.length === 1 ? (frames[0] as Uint8Array) : concat(frames))
+    } catch (err) {
+      this.close(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   close(err?: Error): void {
@@ -165,6 +185,21 @@ class Channel {
     }
     this.#pending.clear()
   }
+}
+
+/** A batch is sent at once when it reaches this size, without waiting for the loop's turn. */
+const FLUSH_AT_BYTES = 64 * 1024
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const c of chunks) size += c.byteLength
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.byteLength
+  }
+  return out
 }
 
 function isFrame(f: Record<string, unknown>): f is Frame {
