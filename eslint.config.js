@@ -4,7 +4,12 @@ import tseslint from 'typescript-eslint'
 import prettier from 'eslint-config-prettier'
 
 /** Files that must stay pure: no I/O, no clock, no randomness of their own. */
-const pureCores = ['packages/scheduler-core/src/**/*.ts', 'packages/gossip/src/core/**/*.ts']
+const pureCores = [
+  'packages/scheduler-core/src/**/*.ts',
+  'packages/gossip/src/core/**/*.ts',
+  'packages/node/src/choreography/**/*.ts',
+  'packages/node/src/definitions/{canonical-json,hlc,definition-op,definition-log,sync-session}.ts',
+]
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'docs/**'] },

@@ -1,0 +1,78 @@
+/** Helpers for the definitions tests: operation builders, temp dirs, polling with a deadline. */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { DefinitionOp, FunctionSpec } from '../../src/definitions/definition-op.js'
+
+export const DIGEST_A = 'a'.repeat(64)
+export const DIGEST_B = 'b'.repeat(64)
+
+export const SPEC: FunctionSpec = {
+  runtime: 'nodejs',
+  provider: 'mesh',
+  memoryMb: 128,
+  timeoutMs: 60_000,
+  concurrency: 1,
+  digest: DIGEST_A,
+}
+
+/** A function put operation; fields override the defaults. */
+export function fnPut(
+  fields: Partial<Omit<DefinitionOp, 'kind' | 'action'>> & { spec?: Partial<FunctionSpec> } = {},
+): DefinitionOp {
+  const { spec, ...rest } = fields
+  return {
+    kind: 'function',
+    action: 'put',
+    owner: 'acme',
+    name: 'resize',
+    version: 1,
+    hlc: { wall: 1000, counter: 0 },
+    origin: 'p1',
+    ...rest,
+    spec: { ...SPEC, ...spec },
+  }
+}
+
+export function tombstone(fields: Partial<Omit<DefinitionOp, 'action'>> = {}): DefinitionOp {
+  return {
+    kind: 'function',
+    action: 'delete',
+    owner: 'acme',
+    name: 'resize',
+    version: 2,
+    hlc: { wall: 2000, counter: 0 },
+    origin: 'p1',
+    ...fields,
+  }
+}
+
+/** Polls `check` until it returns something truthy, or fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  everyMs = 10,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value) return value
+      last = value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
+/** A temp directory, removed by the returned cleanup. */
+export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-defs-'))
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
