@@ -1,0 +1,338 @@
+/**
+ * The worker side of one peer: the function hosts it runs, within the memory it offers
+ * (`--worker-memory`). `acquire` admits an invocation onto a warm host of the same function
+ * version with a free slot, or cold-starts one — evicting the least recently used idle hosts
+ * when memory is needed — or answers `busy`, so that the scheduler can try the next worker
+ * (late binding). Hosts idle for `idleTtlMs` are reaped; hosts that die leave the pool.
+ *
+ * @example
+ * ```ts
+ * const pool = new WorkerHostPool({ memoryMb: 2048 })
+ * const got = await pool.acquire('acme/resize@3', spec)
+ * if (got.type === 'busy') return refuse(got.reason) // the scheduler walks on
+ * try {
+ *   return await got.host.run(input, { invocationId, timeoutMs })
+ * } finally {
+ *   pool.release(got.host)
+ * }
+ * ```
+ */
+import { ChorusError } from '../errors.js'
+import { FunctionHost, type FunctionHostOptions, type HostExit } from './function-host.js'
+import { validateHostSpec, type FunctionHostSpec } from './host-spec.js'
+
+/** Idle time after which a host is stopped by default: 10 minutes, as OpenWhisk. */
+export const DEFAULT_IDLE_TTL_MS = 600_000
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+export interface WorkerHostPoolInit {
+  /** Memory the worker offers, in MB: the sum of its hosts' `memoryMb` never exceeds it. */
+  readonly memoryMb: number
+  /** Idle time after which a host is stopped. Default 600 000 ms. */
+  readonly idleTtlMs?: number
+  /** Options for every host it starts (output limit, start timeout, temp dir, output). */
+  readonly hostOptions?: Omit<FunctionHostOptions, 'signal'>
+  /** A monotonic clock in ms, for idle times. Default `performance.now`. */
+  readonly now?: () => number
+  readonly log?: (line: string) => void
+}
+
+export type BusyReason =
+  /** Not enough memory, even after evicting every idle host. */
+  | 'no-memory'
+  /** The function needs more memory than the whole worker offers. */
+  | 'too-large'
+  /** The pool is stopping. */
+  | 'stopped'
+
+export type AcquireResult =
+  | { readonly type: 'acquired'; readonly host: FunctionHost; readonly cold: boolean }
+  | { readonly type: 'busy'; readonly reason: BusyReason; readonly message: string }
+
+export interface PooledHostStats {
+  readonly fnKey: string
+  readonly pid: number | undefined
+  readonly memoryMb: number
+  /** Invocations holding it (acquired, not released yet). */
+  readonly busy: number
+  /** Still cold-starting. */
+  readonly starting: boolean
+  /** How long it has been idle, in ms; null while it is busy or starting. */
+  readonly idleSinceMs: number | null
+}
+
+export interface WorkerHostPoolStats {
+  readonly memoryMb: number
+  readonly usedMb: number
+  readonly hosts: readonly PooledHostStats[]
+}
+
+interface Entry {
+  readonly fnKey: string
+  readonly spec: FunctionHostSpec
+  readonly abort: AbortController
+  /** Settles when the cold start does; every awaiter handles its rejection. */
+  readonly started: Promise<FunctionHost>
+  host: FunctionHost | undefined
+  /** Invocations holding the host. */
+  leases: number
+  /** When the last lease was released; undefined while leased or starting. */
+  idleSince: number | undefined
+  lastUsed: number
+}
+
+export class WorkerHostPool {
+  readonly memoryMb: number
+  readonly idleTtlMs: number
+  readonly #init: WorkerHostPoolInit
+  readonly #now: () => number
+  readonly #entries = new Set<Entry>()
+  readonly #byHost = new Map<FunctionHost, Entry>()
+  readonly #stopping = new Set<Promise<void>>()
+  #reaper: NodeJS.Timeout | undefined
+  #stopped = false
+
+  constructor(init: WorkerHostPoolInit) {
+    if (!(init.memoryMb >= 0)) throw new ChorusError('bad-request', 'memoryMb must be ≥ 0')
+    this.memoryMb = init.memoryMb
+    this.idleTtlMs = init.idleTtlMs ?? DEFAULT_IDLE_TTL_MS
+    this.#init = init
+    this.#now = init.now ?? (() => performance.now())
+  }
+
+  /** Memory held by live and starting hosts, in MB. */
+  get usedMb(): number {
+    let used = 0
+    for (const entry of this.#entries) used += entry.spec.memoryMb
+    return used
+  }
+
+  /**
+   * A host of `fnKey` (one function version: hosts are shared only within a key) with a slot
+   * for one invocation, held until `release(host)`. Warm when one has a free slot (`cold:
+   * false`); otherwise a new host is cold-started, or one that is starting is joined (`cold:
+   * true`). `busy` when the memory is not there even after evicting idle hosts. Rejects only
+   * for a bad spec (`bad-request`) or a host that cannot start (`start-failed`, `init-failed`).
+   */
+  async acquire(fnKey: string, spec: FunctionHostSpec): Promise<AcquireResult> {
+    validateHostSpec(spec) // before its memoryMb decides anything
+    if (this.#stopped) return busy('stopped', 'the worker is stopping')
+    const warm = this.#warm(fnKey)
+    if (warm?.host !== undefined) {
+      this.#lease(warm)
+      return { type: 'acquired', host: warm.host, cold: false }
+    }
+    const starting = this.#starting(fnKey)
+    if (starting !== undefined) {
+      this.#lease(starting)
+      return this.#awaitStart(starting)
+    }
+    if (spec.memoryMb > this.memoryMb) {
+      return busy(
+        'too-large',
+        `${fnKey} needs ${spec.memoryMb} MB; this worker has ${this.memoryMb}`,
+      )
+    }
+    const evicted = this.#makeRoom(spec.memoryMb)
+    if (evicted === undefined) {
+      return busy(
+        'no-memory',
+        `${fnKey} needs ${spec.memoryMb} MB; ${this.memoryMb - this.usedMb} of ${this.memoryMb} MB are free and no idle host can make room`,
+      )
+    }
+    return this.#awaitStart(this.#start(fnKey, spec, evicted))
+  }
+
+  /** Gives back the slot `acquire` gave. The host stays warm, or leaves if it died. */
+  release(host: FunctionHost): void {
+    const entry = this.#byHost.get(host)
+    if (entry === undefined || entry.leases === 0) return
+    entry.leases--
+    entry.lastUsed = this.#now()
+    if (entry.leases === 0) {
+      entry.idleSince = entry.lastUsed
+      this.#armReaper()
+    }
+  }
+
+  /** Stops every host idle for `idleTtlMs` or longer; returns how many. Runs on a timer too. */
+  reap(): number {
+    const now = this.#now()
+    let reaped = 0
+    for (const entry of [...this.#entries]) {
+      if (entry.idleSince !== undefined && now - entry.idleSince >= this.idleTtlMs) {
+        void this.#evict(entry, 'reaped')
+        reaped++
+      }
+    }
+    this.#armReaper()
+    return reaped
+  }
+
+  stats(): WorkerHostPoolStats {
+    const now = this.#now()
+    return {
+      memoryMb: this.memoryMb,
+      usedMb: this.usedMb,
+      hosts: [...this.#entries].map((entry) => ({
+        fnKey: entry.fnKey,
+        pid: entry.host?.pid,
+        memoryMb: entry.spec.memoryMb,
+        busy: entry.leases,
+        starting: entry.host === undefined,
+        idleSinceMs: entry.idleSince === undefined ? null : now - entry.idleSince,
+      })),
+    }
+  }
+
+  /** Stops every host (starting ones too); `acquire` answers `busy` from now on. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#reaper)
+    const starts: Promise<unknown>[] = []
+    for (const entry of [...this.#entries]) {
+      if (entry.host === undefined) {
+        entry.abort.abort(new ChorusError('shutting-down', 'the worker is stopping'))
+        // A start that won the race against the abort still yields a host: stop that too.
+        starts.push(entry.started.then((host) => host.stop()))
+      } else {
+        void this.#evict(entry, 'stopped')
+      }
+    }
+    await Promise.allSettled([...starts, ...this.#stopping])
+  }
+
+  /** The most recently used live host of `fnKey` with a free slot. */
+  #warm(fnKey: string): Entry | undefined {
+    let best: Entry | undefined
+    for (const entry of this.#entries) {
+      if (entry.fnKey !== fnKey || entry.host?.alive !== true) continue
+      if (entry.leases >= entry.spec.concurrency) continue
+      if (best === undefined || entry.lastUsed > best.lastUsed) best = entry
+    }
+    return best
+  }
+
+  /** A host of `fnKey` still cold-starting, with a slot left. */
+  #starting(fnKey: string): Entry | undefined {
+    for (const entry of this.#entries) {
+      if (entry.fnKey === fnKey && entry.host === undefined) {
+        if (entry.leases < entry.spec.concurrency) return entry
+      }
+    }
+    return undefined
+  }
+
+  #lease(entry: Entry): void {
+    entry.leases++
+    entry.idleSince = undefined
+    entry.lastUsed = this.#now()
+  }
+
+  /**
+   * Frees `needMb`, evicting idle hosts least recently used first, and returns their stops;
+   * undefined (evicting nothing) when even all idle hosts would not make room.
+   */
+  #makeRoom(needMb: number): Promise<void>[] | undefined {
+    let free = this.memoryMb - this.usedMb
+    if (free >= needMb) return []
+    const idle = [...this.#entries]
+      .filter((entry) => entry.idleSince !== undefined)
+      .sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))
+    const victims: Entry[] = []
+    for (const entry of idle) {
+      if (free >= needMb) break
+      victims.push(entry)
+      free += entry.spec.memoryMb
+    }
+    if (free < needMb) return undefined
+    return victims.map((entry) => this.#evict(entry, 'evicted for memory'))
+  }
+
+  /** Reserves the memory now, starts once the evicted hosts are gone. */
+  #start(fnKey: string, spec: FunctionHostSpec, evicted: Promise<void>[]): Entry {
+    const abort = new AbortController()
+    const start = async (): Promise<FunctionHost> => {
+      await Promise.all(evicted)
+      return FunctionHost.start(spec, { ...this.#init.hostOptions, signal: abort.signal })
+    }
+    const entry: Entry = {
+      fnKey,
+      spec,
+      abort,
+      started: start().then(
+        (host) => {
+          entry.host = host
+          this.#byHost.set(host, entry)
+          void host.exited.then((exit) => this.#exited(entry, exit))
+          return host
+        },
+        (err: unknown) => {
+          this.#entries.delete(entry)
+          throw err
+        },
+      ),
+      host: undefined,
+      leases: 1,
+      idleSince: undefined,
+      lastUsed: this.#now(),
+    }
+    this.#entries.add(entry)
+    return entry
+  }
+
+  async #awaitStart(entry: Entry): Promise<AcquireResult> {
+    try {
+      const host = await entry.started
+      if (!this.#stopped) return { type: 'acquired', host, cold: true }
+      void this.#evict(entry, 'stopped')
+      return busy('stopped', 'the worker is stopping')
+    } catch (err) {
+      if (this.#stopped) return busy('stopped', 'the worker is stopping')
+      throw err
+    }
+  }
+
+  /** Takes the host out of the pool now (its memory with it) and stops it. */
+  #evict(entry: Entry, why: string): Promise<void> {
+    this.#forget(entry)
+    const host = entry.host
+    if (host === undefined) return Promise.resolve()
+    this.#init.log?.(`stopping function host ${host.pid} of ${entry.fnKey}: ${why}`)
+    const stopped = host.stop()
+    this.#stopping.add(stopped)
+    void stopped.then(() => this.#stopping.delete(stopped))
+    return stopped
+  }
+
+  #exited(entry: Entry, exit: HostExit): void {
+    if (!this.#entries.has(entry)) return
+    this.#forget(entry)
+    this.#init.log?.(`function host ${entry.host?.pid} of ${entry.fnKey} is gone: ${exit.message}`)
+    this.#armReaper()
+  }
+
+  #forget(entry: Entry): void {
+    this.#entries.delete(entry)
+    if (entry.host !== undefined) this.#byHost.delete(entry.host)
+  }
+
+  /** One timer, for the first idle host to expire. */
+  #armReaper(): void {
+    clearTimeout(this.#reaper)
+    this.#reaper = undefined
+    if (this.#stopped) return
+    let next = Number.POSITIVE_INFINITY
+    for (const entry of this.#entries) {
+      if (entry.idleSince !== undefined) next = Math.min(next, entry.idleSince + this.idleTtlMs)
+    }
+    if (next === Number.POSITIVE_INFINITY) return
+    const delay = Math.min(Math.max(0, next - this.#now()), MAX_TIMER_MS)
+    this.#reaper = setTimeout(() => this.reap(), delay)
+    this.#reaper.unref()
+  }
+}
+
+function busy(reason: BusyReason, message: string): AcquireResult {
+  return { type: 'busy', reason, message }
+}
