@@ -7,11 +7,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { FUNCTION_BOUNDS } from './definitions/index.js'
 import { ChorusError } from './errors.js'
 import { httpStatus, type HttpErrorCode, type HttpOnlyErrorCode } from './http-status.js'
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js'
 import { functionNameProblem, ownerNameProblem } from './names.js'
-import type { InvokeRequest, PeerApi, PeerEvent } from './peer-api.js'
+import type { DeployFunctionRequest, InvokeRequest, PeerApi, PeerEvent } from './peer-api.js'
 
 export interface HttpApiInit {
   /** Largest request body accepted, in bytes; a larger one is answered 413. Default 1 MiB. */
@@ -73,6 +74,16 @@ const CLOSE_GRACE_MS = 2_000
 const MAX_INVOCATION_ID_LENGTH = 256
 const MAX_IDEMPOTENCY_KEY_LENGTH = 256
 const INVOKE_FIELDS = ['input', 'priority', 'qos', 'wait', 'idempotencyKey'] as const
+const DEPLOY_FIELDS = [
+  'name',
+  'runtime',
+  'code',
+  'codeBase64',
+  'command',
+  'memoryMb',
+  'timeoutMs',
+  'concurrency',
+] as const
 
 export function createHttpApi(api: PeerApi, init: HttpApiInit = {}): HttpApi {
   return new DefaultHttpApi(api, init)
@@ -176,6 +187,19 @@ class DefaultHttpApi implements HttpApi {
         template: '/v1/owners/{owner}/functions/{name}/invocations',
         match: matchInvocations,
         methods: { POST: (c) => this.#invoke(c) },
+      },
+      {
+        template: '/v1/owners/{owner}/functions',
+        match: (s) =>
+          s.length === 4 && s[0] === 'v1' && s[1] === 'owners' && s[3] === 'functions'
+            ? { owner: s[2] ?? '' }
+            : undefined,
+        methods: { GET: (c) => this.#functions(c), POST: (c) => this.#deploy(c) },
+      },
+      {
+        template: '/v1/owners/{owner}/functions/{name}',
+        match: matchFunction,
+        methods: { GET: (c) => this.#function(c), DELETE: (c) => this.#deleteFunction(c) },
       },
       {
         template: '/v1/invocations/{id}',
@@ -399,25 +423,8 @@ class DefaultHttpApi implements HttpApi {
     const fn = params.name ?? ''
     const problem = ownerNameProblem(owner) ?? functionNameProblem(fn)
     if (problem !== undefined) throw new ChorusError('bad-request', problem)
-    const contentType = request.headers['content-type']
-    if (contentType !== undefined && !isJsonMediaType(contentType)) {
-      throw new HttpOnlyError(
-        'unsupported-media-type',
-        `Content-Type must be application/json, not ${truncate(contentType)}`,
-      )
-    }
-    const raw = await request.readBody()
-    let body: unknown = {}
-    if (raw.length > 0) {
-      if (contentType === undefined) {
-        throw new HttpOnlyError(
-          'unsupported-media-type',
-          'a request body needs Content-Type: application/json',
-        )
-      }
-      body = parseJson(raw)
-    }
-    const invoke = invokeRequest(owner, fn, body)
+    const body = await readJsonBody(request)
+    const invoke = invokeRequest(owner, fn, body === undefined ? {} : body)
     const view = await this.#api.invoke(invoke)
     if (invoke.wait === true) return json(200, view)
     return json(
@@ -425,6 +432,39 @@ class DefaultHttpApi implements HttpApi {
       { id: view.id, status: view.status },
       { location: `/v1/invocations/${encodeURIComponent(view.id)}` },
     )
+  }
+
+  async #deploy({ request, params }: Context): Promise<FullResponse> {
+    const owner = params.owner ?? ''
+    const problem = ownerNameProblem(owner)
+    if (problem !== undefined) throw new ChorusError('bad-request', problem)
+    const body = await readJsonBody(request)
+    if (body === undefined) throw new ChorusError('bad-request', 'a deploy needs a JSON body')
+    const deploy = deployRequest(owner, body)
+    const deployed = await this.#api.deployFunction(deploy)
+    return json(201, deployed, {
+      location: `/v1/owners/${encodeURIComponent(owner)}/functions/${deploy.name
+        .split('/')
+        .map(encodeURIComponent)
+        .join('/')}`,
+    })
+  }
+
+  async #functions({ params }: Context): Promise<FullResponse> {
+    const owner = params.owner ?? ''
+    const problem = ownerNameProblem(owner)
+    if (problem !== undefined) throw new ChorusError('bad-request', problem)
+    return json(200, { functions: await this.#api.functions(owner) })
+  }
+
+  async #function({ params }: Context): Promise<FullResponse> {
+    const { owner, name } = checkedFunction(params)
+    return json(200, await this.#api.function(owner, name))
+  }
+
+  async #deleteFunction({ params }: Context): Promise<FullResponse> {
+    const { owner, name } = checkedFunction(params)
+    return json(200, await this.#api.deleteFunction(owner, name))
   }
 
   async #invocation({ params }: Context): Promise<FullResponse> {
@@ -581,6 +621,131 @@ function matchInvocations(s: readonly string[]): Record<string, string> | undefi
   if (s.length < 6 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== 'functions') return undefined
   if (s[s.length - 1] !== 'invocations') return undefined
   return { owner: s[2] ?? '', name: s.slice(4, -1).join('/') }
+}
+
+/** `…/functions/{name}` (a name may have segments), but not `…/{name}/invocations`. */
+function matchFunction(s: readonly string[]): Record<string, string> | undefined {
+  if (s.length < 5 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== 'functions') return undefined
+  if (s.length >= 6 && s[s.length - 1] === 'invocations') return undefined
+  return { owner: s[2] ?? '', name: s.slice(4).join('/') }
+}
+
+function checkedFunction(params: Readonly<Record<string, string>>): {
+  owner: string
+  name: string
+} {
+  const owner = params.owner ?? ''
+  const name = params.name ?? ''
+  const problem = ownerNameProblem(owner) ?? functionNameProblem(name)
+  if (problem !== undefined) throw new ChorusError('bad-request', problem)
+  return { owner, name }
+}
+
+/**
+ * The request's JSON body, or undefined when it has none. A body needs
+ * `Content-Type: application/json` (415 otherwise); bad UTF-8 or JSON is 400 `invalid-json`.
+ */
+async function readJsonBody(request: CoreRequest): Promise<unknown> {
+  const contentType = request.headers['content-type']
+  if (contentType !== undefined && !isJsonMediaType(contentType)) {
+    throw new HttpOnlyError(
+      'unsupported-media-type',
+      `Content-Type must be application/json, not ${truncate(contentType)}`,
+    )
+  }
+  const raw = await request.readBody()
+  if (raw.length === 0) return undefined
+  if (contentType === undefined) {
+    throw new HttpOnlyError(
+      'unsupported-media-type',
+      'a request body needs Content-Type: application/json',
+    )
+  }
+  return parseJson(raw)
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** Checks a deploy body strictly: unknown fields and wrong types are refused by name. */
+function deployRequest(owner: string, body: unknown): DeployFunctionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ChorusError('bad-request', 'the request body must be a JSON object')
+  }
+  const bad = (message: string): never => {
+    throw new ChorusError('bad-request', message)
+  }
+  const fields = body as Record<string, unknown>
+  for (const name of Object.keys(fields)) {
+    if (!(DEPLOY_FIELDS as readonly string[]).includes(name)) {
+      bad(`unknown field ${JSON.stringify(truncate(name))} (allowed: ${DEPLOY_FIELDS.join(', ')})`)
+    }
+  }
+  const { name, runtime, code, codeBase64, command } = fields
+  if (typeof name !== 'string') return bad("field 'name' must be a string")
+  const nameProblem = functionNameProblem(name)
+  if (nameProblem !== undefined) bad(`field 'name': ${nameProblem}`)
+  if (runtime !== 'nodejs' && runtime !== 'process') {
+    return bad('field \'runtime\' must be "nodejs" or "process"')
+  }
+  if (code !== undefined && (typeof code !== 'string' || code.length === 0)) {
+    bad("field 'code' must be a non-empty string (a JavaScript module's source)")
+  }
+  if (
+    codeBase64 !== undefined &&
+    (typeof codeBase64 !== 'string' || codeBase64.length === 0 || !BASE64.test(codeBase64))
+  ) {
+    bad("field 'codeBase64' must be a non-empty base64 string (a .tgz bundle)")
+  }
+  if (code !== undefined && codeBase64 !== undefined) {
+    bad("give either 'code' or 'codeBase64', not both")
+  }
+  if (command !== undefined) {
+    if (
+      !Array.isArray(command) ||
+      command.length === 0 ||
+      command.length > FUNCTION_BOUNDS.commandArgs ||
+      !command.every((a) => typeof a === 'string' && a.length <= FUNCTION_BOUNDS.commandArgChars) ||
+      command[0] === ''
+    ) {
+      bad(
+        `field 'command' must be an array of 1 to ${FUNCTION_BOUNDS.commandArgs} strings ` +
+          `(["executable", ...args]) with a non-empty executable`,
+      )
+    }
+  }
+  if (runtime === 'nodejs') {
+    if (code === undefined && codeBase64 === undefined) {
+      bad("runtime 'nodejs' needs 'code' (a module's source) or 'codeBase64' (a .tgz bundle)")
+    }
+    if (command !== undefined) bad("runtime 'nodejs' takes no 'command'")
+  } else {
+    if (command === undefined) bad("runtime 'process' needs a 'command'")
+    if (code !== undefined) bad("runtime 'process' takes no 'code': give 'codeBase64' (a .tgz)")
+  }
+  const numbers: Partial<Record<'memoryMb' | 'timeoutMs' | 'concurrency', number>> = {}
+  for (const field of ['memoryMb', 'timeoutMs', 'concurrency'] as const) {
+    const value = fields[field]
+    if (value === undefined) continue
+    const { min, max } = FUNCTION_BOUNDS[field]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      bad(`field '${field}' must be a whole number from ${min} to ${max}`)
+    }
+    numbers[field] = value as number
+  }
+  const bytes =
+    typeof code === 'string'
+      ? Buffer.from(code, 'utf8')
+      : typeof codeBase64 === 'string'
+        ? Buffer.from(codeBase64, 'base64')
+        : undefined
+  return {
+    owner,
+    name,
+    runtime,
+    ...(bytes === undefined ? {} : { code: bytes }),
+    ...(command === undefined ? {} : { command: command as string[] }),
+    ...numbers,
+  }
 }
 
 function splitTarget(target: string): { path: string; query: URLSearchParams } {

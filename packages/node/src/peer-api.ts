@@ -38,6 +38,43 @@ export interface InvokeRequest {
   readonly idempotencyKey?: string
 }
 
+/** A function deploy, as `POST /v1/owners/{owner}/functions` takes it (checked already). */
+export interface DeployFunctionRequest {
+  readonly owner: string
+  readonly name: string
+  readonly runtime: 'nodejs' | 'process'
+  /** The code's bytes: a JavaScript module's source, or a `.tgz` bundle. */
+  readonly code?: Uint8Array
+  readonly command?: readonly string[]
+  readonly memoryMb?: number
+  readonly timeoutMs?: number
+  readonly concurrency?: number
+}
+
+export interface DeployedFunction {
+  readonly name: string
+  readonly version: number
+  /** Unique per deploy (even for concurrent deploys that got the same version). */
+  readonly revision: string
+  readonly digest?: string
+}
+
+/** A deployed function, as every peer holds it. */
+export interface FunctionView {
+  readonly owner: string
+  readonly name: string
+  readonly version: number
+  readonly revision: string
+  readonly deployedAt: number
+  readonly runtime: string
+  readonly provider: string
+  readonly memoryMb: number
+  readonly timeoutMs: number
+  readonly concurrency: number
+  readonly digest?: string
+  readonly command?: readonly string[]
+}
+
 export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 
 export interface InvocationView {
@@ -75,6 +112,14 @@ export interface PeerApi {
   invoke(request: InvokeRequest): Promise<InvocationView>
   /** Finds an invocation wherever it lives; undefined if nobody knows it. Rejects with a ChorusError. */
   invocation(id: string): Promise<InvocationView | undefined>
+  /** Deploys a new version of a function (from any peer). Rejects with a ChorusError. */
+  deployFunction(request: DeployFunctionRequest): Promise<DeployedFunction>
+  /** The owner's deployed functions; rejects `unknown-owner` for an owner with none. */
+  functions(owner: string): Promise<FunctionView[]>
+  /** One deployed function; rejects `unknown-function` when there is none. */
+  function(owner: string, name: string): Promise<FunctionView>
+  /** Deletes a function; rejects `unknown-function` when there is none. */
+  deleteFunction(owner: string, name: string): Promise<{ name: string; version: number }>
   /** Subscribes to peer events; returns the unsubscribe function. */
   onEvent(listener: (event: PeerEvent) => void): () => void
   /** Prometheus text exposition of this peer's metrics. */

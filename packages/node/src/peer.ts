@@ -5,20 +5,32 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BUILTIN_PROVIDER, isBuiltinFunction, validateBuiltinInput } from './builtin-provider.js'
 import type { PeerConfig } from './config.js'
+import {
+  definitionReplicator,
+  gossipsubBroadcast,
+  type DefinitionReplicator,
+  type FunctionDefinition,
+} from './definitions/index.js'
 import { DirectoryService } from './directory-service.js'
 import type { DirectoryEntry } from './directory-table.js'
 import { ChorusError, asChorusError } from './errors.js'
 import { createHttpApi } from './http-api.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pHost, type ChorusLibp2p } from './libp2p-host.js'
+import { WorkerHostPool } from './function-host/index.js'
 import { MeshMembership } from './mesh-membership.js'
+import { MESH_PROVIDER, MeshProvider } from './mesh-provider.js'
 import { MetricsRegistry } from './metrics.js'
 import { PeerChannels } from './peer-channels.js'
 import type {
+  DeployFunctionRequest,
+  DeployedFunction,
+  FunctionView,
   InvocationView,
   InvokeRequest,
   PeerApi,
@@ -126,6 +138,8 @@ export class ChorusPeer implements PeerApi {
   readonly #membership: MeshMembership
   readonly #directory: DirectoryService
   readonly #host: SchedulerHost
+  readonly #definitions: DefinitionReplicator
+  readonly #pool: WorkerHostPool
   readonly #metrics = new MetricsRegistry()
   readonly #listeners = new Set<(event: PeerEvent) => void>()
   /** Where each key's responsible was last found. */
@@ -172,7 +186,25 @@ export class ChorusPeer implements PeerApi {
       onChange: () => this.#membershipChanged(),
       localLoad: () => this.#localLoad(),
     })
+    this.#definitions = definitionReplicator()({
+      peerId: this.peerId,
+      dataDir: config.dataDir,
+      gossip: gossipsubBroadcast(libp2p.services.pubsub),
+      rpc: this.#channels,
+      livePeers: () => this.#membership.liveIds(),
+      log: (line) => log(`definitions: ${line}`),
+    })
+    this.#pool = new WorkerHostPool({
+      memoryMb: config.workerMemoryMb,
+      log: (line) => log(`worker: ${line}`),
+    })
+    const mesh = new MeshProvider({
+      definitions: this.#definitions,
+      pool: this.#pool,
+      bundleDir: join(config.dataDir, 'bundles'),
+    })
     this.#host = new SchedulerHost({
+      providers: { [MESH_PROVIDER]: mesh },
       selfId: this.peerId,
       workerMemoryMb: config.workerMemoryMb,
       ownerLimit: config.ownerLimit,
@@ -221,6 +253,7 @@ export class ChorusPeer implements PeerApi {
   async start(): Promise<void> {
     await this.#channels.start()
     await this.#membership.start()
+    await this.#definitions.start()
     this.#directory.start()
     for (const address of this.#config.join) void this.#joinThrough(address)
   }
@@ -289,6 +322,10 @@ export class ChorusPeer implements PeerApi {
     this.#stopping = true
     this.#directory.stop()
     this.#host.stop()
+    await this.#pool.stop().catch((err: unknown) => this.#log(`stopping hosts: ${String(err)}`))
+    await this.#definitions
+      .stop()
+      .catch((err: unknown) => this.#log(`stopping definitions: ${String(err)}`))
     await this.#membership.stop()
     await this.#channels.stop().catch(() => undefined)
     await this.#libp2p.stop()
@@ -309,17 +346,12 @@ export class ChorusPeer implements PeerApi {
 
   async invoke(request: InvokeRequest): Promise<InvocationView> {
     if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
-    if (!isBuiltinFunction(request.fn)) {
-      throw new ChorusError(
-        'unknown-function',
-        `no function ${request.fn} for ${request.owner} (until deployment lands, provider builtin offers echo and sleep)`,
-      )
-    }
-    validateBuiltinInput(request.fn, request.input)
+    const provider = this.#providerOf(request.owner, request.fn)
+    if (provider === BUILTIN_PROVIDER) validateBuiltinInput(request.fn, request.input)
     const started = performance.now()
     const body: ForwardedInvocation = {
       owner: request.owner,
-      provider: BUILTIN_PROVIDER,
+      provider,
       fn: request.fn,
       id: `${this.peerId}.${this.#bootId}.${(this.#nextInvocation++).toString(36)}`,
       input: request.input,
@@ -337,6 +369,64 @@ export class ChorusPeer implements PeerApi {
       this.#invocations.inc(1, { status: 'error' })
       throw err
     }
+  }
+
+  /** Which provider runs `owner`'s `fn`: a deployed function's, else builtin's echo and sleep. */
+  #providerOf(owner: string, fn: string): string {
+    const deployed = this.#definitions.getFunction(owner, fn)
+    if (deployed !== undefined) {
+      if (deployed.provider !== MESH_PROVIDER) {
+        throw new ChorusError(
+          'bad-request',
+          `${owner}/${fn} uses provider ${deployed.provider}, which this peer cannot run yet`,
+        )
+      }
+      return MESH_PROVIDER
+    }
+    if (isBuiltinFunction(fn)) return BUILTIN_PROVIDER
+    throw new ChorusError(
+      'unknown-function',
+      `no function ${fn} for ${owner} (deploy one, or use builtin echo and sleep)`,
+    )
+  }
+
+  async deployFunction(request: DeployFunctionRequest): Promise<DeployedFunction> {
+    if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
+    const { owner, code, command, ...spec } = request
+    const result = await this.#definitions.deployFunction(
+      owner,
+      { ...spec, ...(command === undefined ? {} : { command: [...command] }) },
+      code,
+    )
+    return {
+      name: result.name,
+      version: result.version,
+      revision: result.revision,
+      ...(result.digest === undefined ? {} : { digest: result.digest }),
+    }
+  }
+
+  functions(owner: string): Promise<FunctionView[]> {
+    const list = this.#definitions.listFunctions(owner)
+    if (list.length === 0 && !this.#definitions.owners().includes(owner)) {
+      return Promise.reject(new ChorusError('unknown-owner', `no owner ${owner} on this mesh`))
+    }
+    return Promise.resolve(list.map(functionView))
+  }
+
+  function(owner: string, name: string): Promise<FunctionView> {
+    const def = this.#definitions.getFunction(owner, name)
+    if (def === undefined) {
+      return Promise.reject(new ChorusError('unknown-function', `no function ${name} for ${owner}`))
+    }
+    return Promise.resolve(functionView(def))
+  }
+
+  deleteFunction(owner: string, name: string): Promise<{ name: string; version: number }> {
+    if (this.#definitions.getFunction(owner, name) === undefined) {
+      return Promise.reject(new ChorusError('unknown-function', `no function ${name} for ${owner}`))
+    }
+    return this.#definitions.deleteFunction(owner, name)
   }
 
   async invocation(id: string): Promise<InvocationView | undefined> {
@@ -502,6 +592,7 @@ export class ChorusPeer implements PeerApi {
       if (!this.#membership.isLive(entry.peerId)) this.#locations.delete(key)
     }
     void this.#directory.reregister()
+    this.#definitions.peersChanged()
   }
 
   /** Another scheduler won `key`: forward our queue to it and stop taking work for it. */
@@ -526,6 +617,23 @@ export class ChorusPeer implements PeerApi {
         this.#log(`event listener failed: ${String(err)}`)
       }
     }
+  }
+}
+
+function functionView(def: FunctionDefinition): FunctionView {
+  return {
+    owner: def.owner,
+    name: def.name,
+    version: def.version,
+    revision: def.revision,
+    deployedAt: def.deployedAt,
+    runtime: def.runtime,
+    provider: def.provider,
+    memoryMb: def.memoryMb,
+    timeoutMs: def.timeoutMs,
+    concurrency: def.concurrency,
+    ...(def.digest === undefined ? {} : { digest: def.digest }),
+    ...(def.command === undefined ? {} : { command: def.command }),
   }
 }
 
@@ -585,6 +693,8 @@ function parseForwarded(raw: unknown): ForwardedInvocation {
   ) {
     throw new ChorusError('protocol-error', 'malformed forwarded invocation')
   }
-  if (!isBuiltinFunction(b.fn)) throw new ChorusError('unknown-function', `no function ${b.fn}`)
+  if (b.provider === BUILTIN_PROVIDER && !isBuiltinFunction(b.fn)) {
+    throw new ChorusError('unknown-function', `no function ${b.fn}`)
+  }
   return b as ForwardedInvocation
 }

@@ -5,13 +5,14 @@
  */
 import {
   OwnerScheduler,
+  type FunctionSpec,
   type InvocationRequest,
   type PlacementPolicy,
   type SchedulerEffect,
   type SchedulerEvent,
 } from '@chorus/scheduler-core'
 import { BoundedMap } from './bounded-map.js'
-import { BUILTIN_FUNCTIONS, runBuiltin } from './builtin-provider.js'
+import { BUILTIN_FUNCTIONS, BUILTIN_PROVIDER, runBuiltin } from './builtin-provider.js'
 import { ChorusError } from './errors.js'
 import type { InvocationView, PeerEvent, SchedulerInfo } from './peer-api.js'
 
@@ -30,7 +31,37 @@ export interface SchedulerHostInit {
   /** Called after a scheduler was freed for idleness, to remove its directory entry. */
   onDeallocated: (key: string, guid: string, epoch: number) => void
   log?: (line: string) => void
+  /** Providers other than `builtin`, by name: where their functions' specs come from and how they run. */
+  providers?: Readonly<Record<string, ProviderRuntime>>
 }
+
+export type DispatchEffect = Extract<SchedulerEffect, { type: 'dispatch' }>
+
+/**
+ * How a provider's functions run on this peer's worker. `spec` is asked on every submit, so
+ * a redeploy (a new `version`) is registered before its first invocation is queued.
+ */
+export interface ProviderRuntime {
+  /** The scheduler spec of `owner`'s function `fn` as deployed now, or undefined if there is none. */
+  spec(owner: string, fn: string): FunctionSpec | undefined
+  /**
+   * Takes what a dispatch needs on the worker (a host slot per invocation): `busy` when the
+   * worker cannot take it now (the scheduler walks on). Rejects when the dispatch can never
+   * run (its code does not load): its invocations fail with the message.
+   */
+  acquire(owner: string, dispatch: DispatchEffect): Promise<ProviderLease>
+}
+
+export type ProviderLease =
+  | { readonly type: 'busy'; readonly message: string }
+  | {
+      readonly type: 'ready'
+      /**
+       * Runs the dispatch's `index`th invocation on its slot and gives the slot back (at once,
+       * without running, when `signal` has already aborted).
+       */
+      run(index: number, id: string, input: unknown, signal: AbortSignal): Promise<unknown>
+    }
 
 export interface SubmitRequest {
   readonly id: string
@@ -52,6 +83,8 @@ interface Hosted {
   lastActive: number
   /** Merged into another responsible: accepts nothing new, finishes what runs. */
   draining: boolean
+  /** The version registered for each function of a non-builtin provider. */
+  readonly versions: Map<string, string>
 }
 
 const RESULTS_KEPT = 100_000
@@ -112,8 +145,10 @@ export class SchedulerHost {
       { type: 'worker-joined', workerId: WORKER_ID, memoryMb: this.#init.workerMemoryMb },
       now,
     )
-    for (const spec of BUILTIN_FUNCTIONS)
-      scheduler.handle({ type: 'function-registered', spec }, now)
+    if (provider === BUILTIN_PROVIDER) {
+      for (const spec of BUILTIN_FUNCTIONS)
+        scheduler.handle({ type: 'function-registered', spec }, now)
+    }
     const hosted: Hosted = {
       key,
       owner,
@@ -125,6 +160,7 @@ export class SchedulerHost {
       timerAt: Number.POSITIVE_INFINITY,
       lastActive: now,
       draining: false,
+      versions: new Map(),
     }
     this.#hosted.set(key, hosted)
     this.#init.emit({
@@ -152,6 +188,7 @@ export class SchedulerHost {
     if (this.#live.has(request.id) || this.#results.has(request.id)) {
       return { id: request.id, done: this.wait(request.id) }
     }
+    if (hosted.provider !== BUILTIN_PROVIDER) this.#register(hosted, request.fn)
     if (request.idempotencyKey !== undefined) {
       const idemKey = `${hosted.owner}\u0000${request.idempotencyKey}`
       const earlier = this.#idempotent.get(idemKey)
@@ -269,6 +306,25 @@ export class SchedulerHost {
 
   // ----------------------------------------------------------------------------
 
+  /** Registers (or re-registers, after a redeploy) the function's current spec. */
+  #register(hosted: Hosted, fn: string): void {
+    const runtime = this.#init.providers?.[hosted.provider]
+    const spec = runtime?.spec(hosted.owner, fn)
+    if (spec === undefined) {
+      throw new ChorusError(
+        'unknown-function',
+        `no function ${fn} for ${hosted.owner} on provider ${hosted.provider}`,
+      )
+    }
+    const version = spec.version ?? ''
+    if (hosted.versions.get(fn) === version) return
+    const effects = hosted.scheduler.handle({ type: 'function-registered', spec }, this.#init.now())
+    const rejected = effects.find((e) => e.type === 'rejected')
+    if (rejected) throw new ChorusError('internal', `cannot register ${fn}: ${rejected.message}`)
+    this.#carryOut(hosted, effects)
+    hosted.versions.set(fn, version)
+  }
+
   #handle(hosted: Hosted, event: SchedulerEvent): void {
     const effects = hosted.scheduler.handle(event, this.#init.now())
     this.#carryOut(hosted, effects)
@@ -279,8 +335,12 @@ export class SchedulerHost {
     for (const effect of effects) {
       switch (effect.type) {
         case 'dispatch':
-          for (const inv of effect.invocations)
-            this.#run(hosted, effect.fn, inv.id, inv.attempt, inv.input)
+          if (hosted.provider === BUILTIN_PROVIDER) {
+            for (const inv of effect.invocations)
+              this.#run(hosted, effect.fn, inv.id, inv.attempt, inv.input)
+          } else {
+            this.#runOnProvider(hosted, effect)
+          }
           break
         case 'cancel':
           for (const id of effect.invocationIds) this.#running.get(id)?.abort()
@@ -329,6 +389,61 @@ export class SchedulerHost {
           attempt,
           error: err instanceof Error ? err.message : String(err),
         }),
+    )
+  }
+
+  /** Runs a dispatch of a non-builtin provider: acquire (or refuse, busy), run, answer each. */
+  #runOnProvider(hosted: Hosted, dispatch: DispatchEffect): void {
+    const runtime = this.#init.providers?.[hosted.provider]
+    const controllers = dispatch.invocations.map((inv) => {
+      const controller = new AbortController()
+      this.#running.set(inv.id, controller)
+      return controller
+    })
+    const fail = (index: number, message: string): void => {
+      const inv = dispatch.invocations[index]
+      const controller = controllers[index]
+      if (inv === undefined || controller === undefined) return
+      this.#answered(hosted, controller, inv.id, {
+        type: 'invocation-failed',
+        invocationId: inv.id,
+        attempt: inv.attempt,
+        error: message,
+      })
+    }
+    const acquiring = runtime
+      ? runtime.acquire(hosted.owner, dispatch)
+      : Promise.reject(new Error(`no provider ${hosted.provider} on this peer`))
+    acquiring.then(
+      (lease) => {
+        if (lease.type === 'busy') {
+          dispatch.invocations.forEach((inv, i) => {
+            if (this.#running.get(inv.id) === controllers[i]) this.#running.delete(inv.id)
+          })
+          if (this.#hosted.get(hosted.key) !== hosted) return
+          this.#init.log?.(`${hosted.key}: worker busy for ${dispatch.fn}: ${lease.message}`)
+          this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
+          return
+        }
+        dispatch.invocations.forEach((inv, i) => {
+          const controller = controllers[i] as AbortController
+          this.#init.onExecute?.(dispatch.fn)
+          lease.run(i, inv.id, inv.input, controller.signal).then(
+            (output) =>
+              this.#answered(hosted, controller, inv.id, {
+                type: 'invocation-completed',
+                invocationId: inv.id,
+                attempt: inv.attempt,
+                output,
+              }),
+            (err: unknown) => fail(i, err instanceof Error ? err.message : String(err)),
+          )
+        })
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err)
+        dispatch.invocations.forEach((_, i) => fail(i, message))
+      },
     )
   }
 

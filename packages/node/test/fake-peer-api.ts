@@ -1,4 +1,8 @@
+import { ChorusError } from '../src/errors.js'
 import type {
+  DeployFunctionRequest,
+  DeployedFunction,
+  FunctionView,
   InvocationView,
   InvokeRequest,
   PeerApi,
@@ -59,6 +63,9 @@ export class FakePeerApi implements PeerApi {
   peersImpl: () => PeerInfo[] = () => this.peerList
 
   readonly invokes: InvokeRequest[] = []
+  readonly deploys: DeployFunctionRequest[] = []
+  /** Deployed functions by `owner/name`. */
+  readonly deployed = new Map<string, FunctionView>()
   readonly schedulerCalls: boolean[] = []
   /** How many times `onEvent` subscribed. */
   subscriptions = 0
@@ -78,6 +85,52 @@ export class FakePeerApi implements PeerApi {
   invoke(request: InvokeRequest): Promise<InvocationView> {
     this.invokes.push(request)
     return this.invokeImpl(request)
+  }
+
+  deployFunction(request: DeployFunctionRequest): Promise<DeployedFunction> {
+    this.deploys.push(request)
+    const key = `${request.owner}/${request.name}`
+    const version = (this.deployed.get(key)?.version ?? 0) + 1
+    const view: FunctionView = {
+      owner: request.owner,
+      name: request.name,
+      version,
+      revision: `${version}.0000000000000000`,
+      deployedAt: 1_700_000_000_000,
+      runtime: request.runtime,
+      provider: 'mesh',
+      memoryMb: request.memoryMb ?? 128,
+      timeoutMs: request.timeoutMs ?? 60_000,
+      concurrency: request.concurrency ?? 1,
+      ...(request.code ? { digest: 'ab'.repeat(32) } : {}),
+      ...(request.command ? { command: request.command } : {}),
+    }
+    this.deployed.set(key, view)
+    return Promise.resolve({
+      name: view.name,
+      version,
+      revision: view.revision,
+      ...(view.digest ? { digest: view.digest } : {}),
+    })
+  }
+
+  functions(owner: string): Promise<FunctionView[]> {
+    const list = [...this.deployed.values()].filter((f) => f.owner === owner)
+    if (list.length === 0) return Promise.reject(new ChorusError('unknown-owner', `no ${owner}`))
+    return Promise.resolve(list)
+  }
+
+  function(owner: string, name: string): Promise<FunctionView> {
+    const view = this.deployed.get(`${owner}/${name}`)
+    if (!view) return Promise.reject(new ChorusError('unknown-function', `no ${name}`))
+    return Promise.resolve(view)
+  }
+
+  deleteFunction(owner: string, name: string): Promise<{ name: string; version: number }> {
+    const view = this.deployed.get(`${owner}/${name}`)
+    if (!view) return Promise.reject(new ChorusError('unknown-function', `no ${name}`))
+    this.deployed.delete(`${owner}/${name}`)
+    return Promise.resolve({ name, version: view.version + 1 })
   }
 
   invocation(id: string): Promise<InvocationView | undefined> {

@@ -495,3 +495,79 @@ describe('metrics of the HTTP API itself', () => {
     expect(text).toContain('chorus_http_event_streams 0\n')
   })
 })
+
+describe('functions', () => {
+  const FUNCTIONS = '/v1/owners/acme/functions'
+
+  it('deploys a function: 201 with its version and Location, code as bytes', async () => {
+    const { api, http } = setup()
+    const res = await http.request(
+      'POST',
+      FUNCTIONS,
+      post({ name: 'img/resize', runtime: 'nodejs', code: 'export default () => 1', memoryMb: 64 }),
+    )
+    expect(res.status).toBe(201)
+    expect(res.headers.location).toBe('/v1/owners/acme/functions/img/resize')
+    expect(jsonOf(res)).toMatchObject({ name: 'img/resize', version: 1 })
+    expect(api.deploys[0]).toMatchObject({ owner: 'acme', name: 'img/resize', memoryMb: 64 })
+    expect(Buffer.from(api.deploys[0]?.code ?? []).toString()).toBe('export default () => 1')
+  })
+
+  it('decodes a base64 bundle', async () => {
+    const { api, http } = setup()
+    const bundle = Buffer.from([0x1f, 0x8b, 1, 2, 3])
+    const res = await http.request(
+      'POST',
+      FUNCTIONS,
+      post({
+        name: 'p',
+        runtime: 'process',
+        codeBase64: bundle.toString('base64'),
+        command: ['./p'],
+      }),
+    )
+    expect(res.status).toBe(201)
+    expect(Buffer.from(api.deploys[0]?.code ?? []).equals(bundle)).toBe(true)
+  })
+
+  it.each([
+    [{ runtime: 'nodejs', code: 'x' }, "field 'name' must be a string"],
+    [{ name: 'f', runtime: 'nodejs', code: 'x', concurrency: 1.5 }, "field 'concurrency'"],
+    [{ name: 'f', runtime: 'nodejs', code: 'x', codeBase64: 'eA==' }, 'not both'],
+    [{ name: 'f', runtime: 'nodejs', code: 'x', command: ['node'] }, "takes no 'command'"],
+    [{ name: 'f', runtime: 'process', command: [] }, "field 'command'"],
+    [{ name: 'f', runtime: 'process', command: ['x'], code: 'y' }, "takes no 'code'"],
+    [[], 'must be a JSON object'],
+  ])('refuses %j with 400 and deploys nothing', async (body, message) => {
+    const { api, http } = setup()
+    const res = await http.request('POST', FUNCTIONS, post(body))
+    expect(res.status).toBe(400)
+    expect(errorOf(res).message).toContain(message)
+    expect(api.deploys).toEqual([])
+  })
+
+  it('refuses a deploy without a body', async () => {
+    const { http } = setup()
+    const res = await http.request('POST', FUNCTIONS)
+    expect(res.status).toBe(400)
+    expect(errorOf(res).message).toBe('a deploy needs a JSON body')
+  })
+
+  it('lists, shows and deletes functions; 404 for unknown ones', async () => {
+    const { http } = setup()
+    expect(errorOf(await http.request('GET', FUNCTIONS)).code).toBe('unknown-owner')
+    await http.request('POST', FUNCTIONS, post({ name: 'f', runtime: 'nodejs', code: 'x' }))
+    expect(jsonOf(await http.request('GET', FUNCTIONS))).toMatchObject({
+      functions: [{ name: 'f', version: 1 }],
+    })
+    expect(jsonOf(await http.request('GET', `${FUNCTIONS}/f`))).toMatchObject({ name: 'f' })
+    const deleted = await http.request('DELETE', `${FUNCTIONS}/f`)
+    expect(jsonOf(deleted)).toEqual({ name: 'f', version: 2 })
+    const gone = await http.request('GET', `${FUNCTIONS}/f`)
+    expect(gone.status).toBe(404)
+    expect(errorOf(gone).code).toBe('unknown-function')
+    expect((await http.request('DELETE', `${FUNCTIONS}/f`)).status).toBe(404)
+    expect((await http.request('PUT', `${FUNCTIONS}/f`)).status).toBe(405)
+    expect((await http.request('GET', `${FUNCTIONS}/f/invocations`)).status).toBe(405)
+  })
+})
