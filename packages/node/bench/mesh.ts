@@ -20,7 +20,7 @@
  * Run: npm run bench:mesh [-- --profile]
  */
 import { mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -28,10 +28,10 @@ import { summarizeProfiles } from './profile.js'
 import {
   BENCH_DIR,
   HttpClient,
-  cleanupNow,
   count,
   cpuTimeMs,
   installCleanup,
+  isShuttingDown,
   machineHeader,
   meshPeers,
   ms,
@@ -39,6 +39,7 @@ import {
   progress,
   quantile,
   requireBuild,
+  shutdown,
   sleep,
   spawnChild,
   startPeer,
@@ -73,6 +74,7 @@ const LATENCY_REQUESTS = positive(flags.requests, '--requests')
 const LATENCY_WARMUP = Math.min(500, LATENCY_REQUESTS)
 const THROUGHPUT_REQUESTS = positive(flags.throughput, '--throughput')
 const THROUGHPUT_WARMUP = Math.min(2_000, THROUGHPUT_REQUESTS)
+const MESH_WARMUP = Math.min(10_000, THROUGHPUT_REQUESTS)
 
 function positive(text: string, flag: string): number {
   const n = Number(text)
@@ -425,19 +427,89 @@ async function main(): Promise<void> {
     path: invocationPath(owners[k % OWNERS] ?? ''),
   })
 
-  progress(
-    `(b) floor: ${THROUGHPUT_WARMUP} warm-up + ${THROUGHPUT_REQUESTS} requests, ${IN_FLIGHT} in flight`,
+  const responsibleIndex = owners.map((o) =>
+    peers.findIndex((p) => p.peerId === (spread.get(o) ?? [])[0]),
   )
-  await closedLoop(THROUGHPUT_WARMUP, IN_FLIGHT, pickFloor, checkInvocation())
-  const floorTp = await closedLoop(THROUGHPUT_REQUESTS, IN_FLIGHT, pickFloor, checkInvocation())
+  if (responsibleIndex.some((r) => r < 0)) throw new Error('an owner has no responsible peer')
+  /** Owner k mod OWNERS through peer `entryOf(owner index, round)`. */
+  const picker =
+    (entryOf: (owner: number, round: number) => number) =>
+    (k: number): Send => {
+      const owner = k % OWNERS
+      const entry = entryOf(owner, Math.floor(k / OWNERS)) % PEERS
+      return {
+        to: peerTargets[entry] as Target,
+        path: invocationPath(owners[owner] ?? ''),
+        entryPeerId: peers[entry]?.peerId ?? '',
+      }
+    }
+  const direct = (o: number): number => responsibleIndex[o] ?? 0
+  const variants = [
+    {
+      label: 'mesh: rotating entry peer (target)',
+      pick: pickPeer,
+      target: true,
+    },
+    { label: 'mesh: all to the responsible', pick: picker((o) => direct(o)), target: false },
+    {
+      label: 'mesh: all forwarded',
+      pick: picker((o, round) => direct(o) + 1 + (round % 2)),
+      target: false,
+    },
+  ]
 
-  progress(
-    `(b) mesh: ${THROUGHPUT_WARMUP} warm-up + ${THROUGHPUT_REQUESTS} requests, ${IN_FLIGHT} in flight`,
-  )
-  await closedLoop(THROUGHPUT_WARMUP, IN_FLIGHT, pickPeer, checkInvocation())
-  const cpuBefore = [...peers.map((p) => cpuTimeMs(p.pid)), cpuTimeMs(process.pid)]
-  const meshTp = await closedLoop(THROUGHPUT_REQUESTS, IN_FLIGHT, pickPeer, checkInvocation())
-  const cpuAfter = [...peers.map((p) => cpuTimeMs(p.pid)), cpuTimeMs(process.pid)]
+  interface Run {
+    readonly label: string
+    readonly result: ThroughputResult
+    /** CPU ms of the server process(es) and of this client, per completed request. */
+    readonly serverCpuPerRequest: number
+    readonly clientCpuPerRequest: number
+    readonly serverCpuMs: readonly number[]
+    readonly target: boolean
+  }
+  const measure = async (
+    label: string,
+    pick: (k: number) => Send,
+    pids: readonly number[],
+    withTarget: boolean,
+  ): Promise<Run> => {
+    progress(
+      `(b) ${label}: ${THROUGHPUT_WARMUP} warm-up + ${THROUGHPUT_REQUESTS} requests, ${IN_FLIGHT} in flight`,
+    )
+    await closedLoop(THROUGHPUT_WARMUP, IN_FLIGHT, pick, checkInvocation())
+    const before = pids.map(cpuTimeMs)
+    const clientBefore = cpuTimeMs(process.pid)
+    const result = await closedLoop(THROUGHPUT_REQUESTS, IN_FLIGHT, pick, checkInvocation())
+    const serverCpuMs = pids.map((pid, i) => cpuTimeMs(pid) - (before[i] ?? Number.NaN))
+    const n = Math.max(1, result.completed)
+    return {
+      label,
+      result,
+      serverCpuMs,
+      serverCpuPerRequest: serverCpuMs.reduce((a, b) => a + b, 0) / n,
+      clientCpuPerRequest: (cpuTimeMs(process.pid) - clientBefore) / n,
+      target: withTarget,
+    }
+  }
+  const runs: Run[] = [
+    await measure('floor: plain node:http echo', pickFloor, [floorChild.pid], false),
+  ]
+  // Every peer's hot paths compiled and every (owner, entry peer) route cached before any
+  // measured mesh run, so the first variant measured pays no more warm-up than the others.
+  progress(`(b) mesh warm-up: ${MESH_WARMUP} requests, rotating entry peer`)
+  await closedLoop(MESH_WARMUP, IN_FLIGHT, pickPeer, checkInvocation())
+  for (const v of variants) {
+    runs.push(
+      await measure(
+        v.label,
+        v.pick,
+        peers.map((p) => p.pid),
+        v.target,
+      ),
+    )
+  }
+  const floorTp = runs[0]?.result
+  const meshTp = runs[1]?.result
 
   out(
     `\n(b) Throughput: ${count(THROUGHPUT_REQUESTS)} requests after ${count(THROUGHPUT_WARMUP)} warm-up, ` +
@@ -445,46 +517,74 @@ async function main(): Promise<void> {
   )
   out(
     `    ${OWNERS} owners; responsibles: ${peers.map((_, i) => `peer${i} ${perPeer[i]}`).join(', ')}; ` +
-      `requests rotate over the 3 peers per owner`,
+      `the target row sends each owner's requests through the 3 peers in turn`,
   )
-  const tpRow = (label: string, r: ThroughputResult, withTarget: boolean): string[] => [
-    label,
-    `${count(r.completed)}${r.errors > 0 ? ` (+${r.errors} errors)` : ''}`,
-    (r.elapsedMs / 1000).toFixed(2),
-    `${count(r.perSecond)}/s`,
-    ms(quantile(r.latencies, 0.5), 2),
-    ms(quantile(r.latencies, 0.99), 2),
-    withTarget ? `${((r.forwarded / Math.max(1, r.completed)) * 100).toFixed(0)}%` : '',
-    withTarget ? `≥ ${count(TARGET_THROUGHPUT)}/s` : 'floor',
-    withTarget
-      ? r.errors === 0 && r.completed === THROUGHPUT_REQUESTS
-        ? verdict(r.perSecond, TARGET_THROUGHPUT, 'ge')
-        : 'MISS'
-      : '',
-  ]
+  const tpRow = (run: Run): string[] => {
+    const r = run.result
+    const isFloor = run === runs[0]
+    return [
+      run.label,
+      `${count(r.completed)}${r.errors > 0 ? ` (+${r.errors} errors)` : ''}`,
+      (r.elapsedMs / 1000).toFixed(2),
+      `${count(r.perSecond)}/s`,
+      ms(quantile(r.latencies, 0.5), 2),
+      ms(quantile(r.latencies, 0.99), 2),
+      isFloor ? '' : `${((r.forwarded / Math.max(1, r.completed)) * 100).toFixed(0)}%`,
+      ms(run.serverCpuPerRequest, 3),
+      ms(run.clientCpuPerRequest, 3),
+      isFloor ? 'floor' : run.target ? `≥ ${count(TARGET_THROUGHPUT)}/s` : '',
+      run.target
+        ? r.errors === 0 && r.completed === THROUGHPUT_REQUESTS
+          ? verdict(r.perSecond, TARGET_THROUGHPUT, 'ge')
+          : 'MISS'
+        : '',
+    ]
+  }
   out(
     table(
-      ['server', 'completed', 'seconds', 'rate', 'p50', 'p99', 'forwarded', 'target', 'result'],
-      [tpRow('floor: plain node:http echo', floorTp, false), tpRow('mesh: 3 peers', meshTp, true)],
-      [1, 2, 3, 4, 5, 6],
+      [
+        'server',
+        'completed',
+        'seconds',
+        'rate',
+        'p50',
+        'p99',
+        'forwarded',
+        'server CPU/req',
+        'client CPU/req',
+        'target',
+        'result',
+      ],
+      runs.map(tpRow),
+      [1, 2, 3, 4, 5, 6, 7, 8],
     ),
   )
-  out(`    mesh rate / floor rate: ${(meshTp.perSecond / floorTp.perSecond).toFixed(2)}`)
-  for (const r of [floorTp, meshTp]) {
-    if (r.firstError !== undefined) out(`    first error: ${r.firstError}`)
+  if (floorTp && meshTp) {
+    out(`    target row rate / floor rate: ${(meshTp.perSecond / floorTp.perSecond).toFixed(2)}`)
   }
-  const cpuRows = [...peers.map((_, i) => `peer${i}`), 'bench client'].map((label, i) => {
-    const used = (cpuAfter[i] ?? Number.NaN) - (cpuBefore[i] ?? Number.NaN)
-    return [
-      label,
-      `${(used / 1000).toFixed(2)} s`,
-      `${((used / meshTp.elapsedMs) * 100).toFixed(0)}%`,
-    ]
-  })
+  for (const run of runs) {
+    if (run.result.firstError !== undefined) {
+      out(`    ${run.label}: first error: ${run.result.firstError}`)
+    }
+  }
   out(
-    `\nCPU time used during the mesh throughput run (${(meshTp.elapsedMs / 1000).toFixed(2)} s wall, 100% = one core):`,
+    '    server CPU/req: CPU time (user + system) of the server process(es) — the floor, or all 3 peers — per request;',
   )
-  out(table(['process', 'cpu', 'of one core'], cpuRows, [1, 2]))
+  out(
+    `    the machine has ${cpus().length} cores, so at full use a rate of ${count(TARGET_THROUGHPUT)}/s allows ` +
+      `${ms((cpus().length * 1000) / TARGET_THROUGHPUT, 3)} of CPU per request for the peers and the client together`,
+  )
+  const targetRun = runs[1]
+  if (targetRun) {
+    out(
+      `    target row, per peer: ${peers
+        .map(
+          (_, i) =>
+            `peer${i} ${(((targetRun.serverCpuMs[i] ?? 0) / targetRun.result.elapsedMs) * 100).toFixed(0)}% of a core`,
+        )
+        .join(', ')}`,
+    )
+  }
 
   // ---------------------------------------------------------------- profile
   if (profileDir !== undefined) {
@@ -502,6 +602,18 @@ async function main(): Promise<void> {
       table(
         ['module', 'self', 'share'],
         summary.byModule
+          .slice(0, 20)
+          .map((m) => [m.module, ms(m.selfMs, 0), `${((m.selfMs / total) * 100).toFixed(1)}%`]),
+        [1, 2],
+      ),
+    )
+    out(
+      'Self time charged to the nearest package or Chorus file (Node internals count for their caller):',
+    )
+    out(
+      table(
+        ['charged to', 'self', 'share'],
+        summary.byCaller
           .slice(0, 20)
           .map((m) => [m.module, ms(m.selfMs, 0), `${((m.selfMs / total) * 100).toFixed(1)}%`]),
         [1, 2],
@@ -526,15 +638,12 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => {
-    cleanupNow()
-    process.exit(0)
-  },
+  () => shutdown(0),
   (err: unknown) => {
+    if (isShuttingDown()) return
     process.stderr.write(
       `bench:mesh failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     )
-    cleanupNow()
-    process.exit(1)
+    return shutdown(1)
   },
 )

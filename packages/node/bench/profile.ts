@@ -7,6 +7,7 @@ import { join } from 'node:path'
 
 interface ProfileNode {
   readonly id: number
+  readonly children?: readonly number[]
   readonly callFrame: {
     readonly functionName: string
     readonly url: string
@@ -35,6 +36,15 @@ export interface ProfileSummary {
   readonly idleMs: number
   readonly byFunction: readonly SelfTime[]
   readonly byModule: readonly { module: string; selfMs: number }[]
+  /**
+   * Self time charged to the nearest frame of a package or of our code: Node's internals and
+   * natives (socket writes, JSON.parse, …) count for whoever called them.
+   */
+  readonly byCaller: readonly { module: string; selfMs: number }[]
+}
+
+function isUserland(url: string): boolean {
+  return url !== '' && !url.startsWith('node:')
 }
 
 /** Where a script URL belongs: a package, one of our dist files, node's internals. */
@@ -71,11 +81,31 @@ export function summarizeProfiles(dir: string): ProfileSummary {
     }
   }
   const byKey = new Map<string, SelfTime>()
+  const callers = new Map<string, number>()
   let idleMs = 0
   let busyMs = 0
   for (const file of files) {
     const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]))
+    const parent = new Map<number, number>()
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+    const ownerOf = new Map<number, string>()
+    const owner = (id: number): string => {
+      const known = ownerOf.get(id)
+      if (known !== undefined) return known
+      const node = nodes.get(id)
+      let found: string
+      if (!node) found = '(unknown)'
+      else if (node.callFrame.functionName.startsWith('(')) found = node.callFrame.functionName
+      else if (isUserland(node.callFrame.url)) found = moduleOf(node.callFrame.url)
+      else {
+        const up = parent.get(id)
+        found = up === undefined ? '(node, no JS caller)' : owner(up)
+        if (found === '(root)') found = '(node, no JS caller)'
+      }
+      ownerOf.set(id, found)
+      return found
+    }
     const selfUs = new Map<number, number>()
     for (let i = 0; i < profile.samples.length; i++) {
       const id = profile.samples[i] ?? 0
@@ -91,6 +121,8 @@ export function summarizeProfiles(dir: string): ProfileSummary {
         continue
       }
       busyMs += us / 1000
+      const charged = owner(id)
+      callers.set(charged, (callers.get(charged) ?? 0) + us / 1000)
       const key = `${name}\u0000${url}\u0000${lineNumber}`
       const known = byKey.get(key)
       if (known) known.selfMs += us / 1000
@@ -110,5 +142,8 @@ export function summarizeProfiles(dir: string): ProfileSummary {
   const byModule = [...modules]
     .map(([module, selfMs]) => ({ module, selfMs }))
     .sort((a, b) => b.selfMs - a.selfMs)
-  return { files: files.length, busyMs, idleMs, byFunction, byModule }
+  const byCaller = [...callers]
+    .map(([module, selfMs]) => ({ module, selfMs }))
+    .sort((a, b) => b.selfMs - a.selfMs)
+  return { files: files.length, busyMs, idleMs, byFunction, byModule, byCaller }
 }

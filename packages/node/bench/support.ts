@@ -5,7 +5,7 @@
  * with PASS/MISS verdicts, and the header naming the machine.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +21,12 @@ export const BENCH_DIR = new URL('./', import.meta.url).pathname
 const children = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
 let cleanupInstalled = false
+let stopping = false
+
+/** True once a signal or the end of the run started shutting down (later errors are its echo). */
+export function isShuttingDown(): boolean {
+  return stopping
+}
 
 function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null
@@ -42,6 +48,20 @@ export function cleanupNow(): void {
   tempDirs.clear()
 }
 
+/**
+ * Kills every child still running (SIGKILL, by PID), waits up to `graceMs` for them to be
+ * reaped, removes every temp dir, and exits with `code`.
+ */
+export async function shutdown(code: number, graceMs = 3_000): Promise<never> {
+  stopping = true
+  const waiting = [...children].map(
+    (child) => new Promise<void>((resolve) => child.once('exit', () => resolve())),
+  )
+  cleanupNow()
+  await Promise.race([Promise.all(waiting), sleep(graceMs)])
+  process.exit(code)
+}
+
 /** Cleans up on exit, on SIGINT/SIGTERM/SIGHUP, and on an uncaught error. Call once, first. */
 export function installCleanup(): void {
   if (cleanupInstalled) return
@@ -49,16 +69,20 @@ export function installCleanup(): void {
   process.on('exit', cleanupNow)
   const onSignal = (signal: NodeJS.Signals, code: number): void => {
     process.stderr.write(`\n${signal}: killing ${children.size} child process(es) and exiting\n`)
-    cleanupNow()
-    process.exit(code)
+    void shutdown(code)
   }
   process.on('SIGINT', () => onSignal('SIGINT', 130))
   process.on('SIGTERM', () => onSignal('SIGTERM', 143))
   process.on('SIGHUP', () => onSignal('SIGHUP', 129))
   process.on('uncaughtException', (err) => {
     process.stderr.write(`uncaught: ${err.stack ?? err.message}\n`)
-    cleanupNow()
-    process.exit(1)
+    void shutdown(1)
+  })
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(
+      `unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    )
+    void shutdown(1)
   })
 }
 
@@ -82,6 +106,10 @@ export interface Child {
   readonly spawnedAt: number
   /** The last lines the child wrote to stderr (at most 40). */
   stderrTail(): string
+  /** How many stderr lines matched each pattern of `countStderr` (see spawnChild). */
+  stderrCounts(): Record<string, number>
+  /** The first few stderr lines that matched each pattern of `countStderr`. */
+  stderrSamples(): Record<string, string[]>
   /** Resolves when the child has exited. */
   readonly exited: Promise<void>
   /** Sends `signal` (default SIGKILL) by PID, unless it already exited; waits for the exit. */
@@ -93,6 +121,7 @@ export function spawnChild(
   command: string,
   args: readonly string[],
   options: SpawnOptions = {},
+  countStderr: Readonly<Record<string, RegExp>> = {},
 ): Child {
   const spawnedAt = performance.now()
   const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options })
@@ -106,10 +135,20 @@ export function spawnChild(
     child.once('error', () => resolve())
   })
   const tail: string[] = []
+  const counts: Record<string, number> = Object.fromEntries(
+    Object.keys(countStderr).map((k) => [k, 0]),
+  )
+  const samples: Record<string, string[]> = {}
   if (child.stderr) {
     createInterface({ input: child.stderr }).on('line', (line) => {
       tail.push(line)
       if (tail.length > 40) tail.shift()
+      for (const [name, pattern] of Object.entries(countStderr)) {
+        if (!pattern.test(line)) continue
+        counts[name] = (counts[name] ?? 0) + 1
+        const kept = (samples[name] ??= [])
+        if (kept.length < 3) kept.push(line)
+      }
     })
   }
   const pid = child.pid
@@ -120,6 +159,8 @@ export function spawnChild(
     spawnedAt,
     exited,
     stderrTail: () => tail.join('\n'),
+    stderrCounts: () => ({ ...counts }),
+    stderrSamples: () => ({ ...samples }),
     async kill(signal: NodeJS.Signals = 'SIGKILL', graceMs = 5_000) {
       if (!alive(child)) return exited
       try {
@@ -189,6 +230,10 @@ export interface StartPeerOptions {
   readonly join?: string
   /** Flags for node itself, before the script (`--cpu-prof`, `--import preload.js`). */
   readonly nodeArgs?: readonly string[]
+  /** Extra environment variables for the peer. */
+  readonly env?: Readonly<Record<string, string>>
+  /** Stderr lines to count, by name (see `Child.stderrCounts`). */
+  readonly countStderr?: Readonly<Record<string, RegExp>>
   readonly timeoutMs?: number
 }
 
@@ -207,7 +252,13 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     '/ip4/127.0.0.1/tcp/0',
     ...(options.join === undefined ? [] : ['--join', options.join]),
   ]
-  const c = spawnChild(options.label, process.execPath, args, { cwd: ROOT })
+  const c = spawnChild(
+    options.label,
+    process.execPath,
+    args,
+    { cwd: ROOT, env: { ...process.env, ...options.env } },
+    options.countStderr,
+  )
   const stdout = c.child.stdout
   if (!stdout) throw new Error(`${options.label}: no stdout`)
   const found = { peerId: '', httpUrl: '', multiaddr: '' }
@@ -428,13 +479,27 @@ export function machineHeader(title: string): string {
     // not a git checkout
   }
   const [load1 = 0] = loadavg()
+  let built = 'unknown'
+  try {
+    const newest = Math.max(
+      ...readdirSync(join(ROOT, 'packages'), { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(join(ROOT, 'packages', d.name, 'dist')))
+        .flatMap((d) => {
+          const dist = join(ROOT, 'packages', d.name, 'dist')
+          return readdirSync(dist).map((f) => statSync(join(dist, f)).mtimeMs)
+        }),
+    )
+    built = new Date(newest).toISOString()
+  } catch {
+    // no dist
+  }
   return [
     title,
     `date      ${new Date().toISOString()}`,
     `node      ${process.version} (${process.platform} ${process.arch})`,
     `cpu       ${model} × ${cpuList.length}   load avg ${load1.toFixed(2)}`,
     `memory    ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `peer      ${CLI.replace(ROOT, '')} (built code), commit ${commit}`,
+    `peer      ${CLI.replace(ROOT, '')} (built code, newest dist file ${built}), commit ${commit}`,
     '',
   ].join('\n')
 }

@@ -43,6 +43,8 @@ export async function createLibp2pHost(init: Libp2pHostInit): Promise<ChorusLibp
       // libp2p accepts 5 inbound connections per second per IP by default: a whole mesh
       // starting at once on one host (or behind one NAT) would be turned away.
       inboundConnectionThreshold: 100,
+      // …and 10 handshakes in progress at once: too few when many peers join together.
+      maxIncomingPendingConnections: 64,
     },
     services: {
       identify: identify(),

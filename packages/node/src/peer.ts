@@ -277,10 +277,12 @@ export class ChorusPeer implements PeerApi {
         return
       } catch (err) {
         if (this.#stopping) return
+        // Jitter, so joiners turned away together do not all come back together.
+        const waitMs = Math.round(delayMs * (0.5 + Math.random()))
         this.#log(
-          `could not join through ${address} (${(err as Error).message}); retrying in ${delayMs / 1000} s`,
+          `could not join through ${address} (${(err as Error).message}); retrying in ${waitMs / 1000} s`,
         )
-        await pause(delayMs)
+        await pause(waitMs)
       }
     }
   }
