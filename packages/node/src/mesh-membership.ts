@@ -104,7 +104,12 @@ export class MeshMembership {
   constructor(init: MeshMembershipInit) {
     this.#init = init
     this.#selfId = init.libp2p.peerId.toString()
-    this.#core = new Membership({ id: this.#selfId, addrs: [] }, { rng: { next: Math.random } })
+    this.#core = new Membership(
+      // A full-table exchange every 5 s (not 30): a mesh that started in a storm of joins,
+      // where some peers missed others, heals in seconds. The table is small.
+      { id: this.#selfId, addrs: [], syncIntervalMs: 5_000 },
+      { rng: { next: Math.random } },
+    )
     this.#load = new LoadView()
     this.#gossipBytes = init.metrics.counter('chorus_gossip_bytes_total', 'Gossip payload bytes', {
       labelNames: ['direction', 'topic'],
