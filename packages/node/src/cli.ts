@@ -9,6 +9,7 @@
  */
 import './polyfill.js'
 import { realpathSync } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { flagError, parsePeerConfig, PEER_CONFIG_OPTIONS } from './config.js'
@@ -89,10 +90,11 @@ Commands:
   start        start a peer on this machine, joining a mesh or beginning one
   peers        list the peers a peer knows, and their state
   schedulers   list where the schedulers of the mesh live (--local: one peer's)
+  deploy       deploy a function (a .js module or a .tgz bundle) to the mesh
   invoke       invoke a function, and wait for its result
   status       show an invocation's status and result
 
-The client commands (peers, schedulers, invoke, status) ask a running peer over HTTP:
+The client commands (peers, schedulers, deploy, invoke, status) ask a running peer over HTTP:
 ${CLIENT_FLAGS}
 Examples:
   chorus start
@@ -159,6 +161,29 @@ Examples:
   chorus invoke acme/report --no-wait --idempotency-key nightly-2024-06-01 --json
 `,
     run: invoke,
+  },
+  deploy: {
+    help: () => `Usage: chorus deploy <owner>/<function> <file> [flags]
+
+Deploys a function to the mesh through the asked peer; every peer learns it. Deploying the
+same name again makes a new version. <file> is the function's code:
+  a .js or .mjs file   an ES module whose default export is async (input, context) => output
+  a .tgz file          a bundle: nodejs loads its package.json main or index.js;
+                       process runs --command in it
+
+Flags:
+  --runtime nodejs|process   how the code runs (default: nodejs)
+  --command CMD              for runtime process: the executable and its arguments, as a JSON
+                             array ('["./server"]'); it serves POST /run on $PORT
+  --memory MB                memory of one function host (default: the peer's, 128)
+  --timeout MS               how long one invocation may run (default 60000)
+  --concurrency N            invocations one host runs at once (default 1)
+${CLIENT_FLAGS}
+Examples:
+  chorus deploy acme/resize ./resize.mjs --memory 256 --timeout 10000
+  chorus deploy acme/thumbs ./thumbs.tgz --runtime process --command '["./thumbs"]'
+`,
+    run: deploy,
   },
   status: {
     help: () => `Usage: chorus status <invocation-id> [flags]
@@ -376,6 +401,91 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
   return view.status === 'failed' ? EXIT.failed : EXIT.ok
 }
 
+async function deploy(args: readonly string[], io: CliIo): Promise<number> {
+  const { client, json, values, positionals } = clientArgs('deploy', args, io, {
+    runtime: { type: 'string' },
+    command: { type: 'string' },
+    memory: { type: 'string' },
+    timeout: { type: 'string' },
+    concurrency: { type: 'string' },
+  })
+  if (client === undefined) return EXIT.ok
+  if (positionals.length !== 2) {
+    throw new UsageError(
+      `expected <owner>/<function> <file>, got ${positionals.length} argument(s)`,
+    )
+  }
+  const [target = '', file = ''] = positionals
+  const slash = target.indexOf('/')
+  if (slash < 0) throw new UsageError(`expected <owner>/<function>, got ${JSON.stringify(target)}`)
+  const owner = target.slice(0, slash)
+  const name = target.slice(slash + 1)
+  const problem = ownerNameProblem(owner) ?? functionNameProblem(name)
+  if (problem !== undefined) throw new UsageError(problem)
+  const runtime = values.runtime ?? 'nodejs'
+  if (runtime !== 'nodejs' && runtime !== 'process') {
+    throw new UsageError(`--runtime must be nodejs or process, got ${JSON.stringify(runtime)}`)
+  }
+  const body: Record<string, unknown> = { name, runtime }
+  for (const [flag, field] of [
+    ['memory', 'memoryMb'],
+    ['timeout', 'timeoutMs'],
+    ['concurrency', 'concurrency'],
+  ] as const) {
+    const raw = values[flag]
+    if (raw === undefined) continue
+    const n = Number(raw)
+    if (typeof raw !== 'string' || !Number.isInteger(n) || n <= 0) {
+      throw new UsageError(`--${flag} must be a positive integer, got ${JSON.stringify(raw)}`)
+    }
+    body[field] = n
+  }
+  if (typeof values.command === 'string') {
+    let command: unknown
+    try {
+      command = JSON.parse(values.command)
+    } catch {
+      command = undefined
+    }
+    if (!Array.isArray(command) || !command.every((c) => typeof c === 'string')) {
+      throw new UsageError(`--command must be a JSON array of strings, e.g. '["./server"]'`)
+    }
+    body.command = command
+  }
+  let info
+  try {
+    info = await stat(file)
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${messageOf(err)}`)
+  }
+  if (info.isDirectory()) {
+    throw new UsageError(`${file} is a directory: pack it first (tar czf fn.tgz -C ${file} .)`)
+  }
+  const bytes = await readFile(file)
+  if (/\.(tgz|tar\.gz)$/.test(file)) {
+    body.codeBase64 = bytes.toString('base64')
+  } else {
+    body.code = bytes.toString('utf8')
+  }
+  const path = `/v1/owners/${encodeURIComponent(owner)}/functions`
+  const deployed = (await client.post(path, body)) as {
+    name: string
+    version: number
+    digest?: string
+  }
+  if (json) print(io, deployed)
+  else {
+    io.stdout(
+      formatPairs([
+        ['function', `${owner}/${deployed.name}`],
+        ['version', String(deployed.version)],
+        ['digest', deployed.digest ?? '(none)'],
+      ]),
+    )
+  }
+  return EXIT.ok
+}
+
 async function status(args: readonly string[], io: CliIo): Promise<number> {
   const { client, json, positionals } = clientArgs('status', args, io, {})
   if (client === undefined) return EXIT.ok
@@ -464,7 +574,10 @@ function clientArgs(
     io.stdout(COMMANDS[name]?.help() ?? TOP_HELP)
     return { client: undefined, json, values, positionals: parsed.positionals }
   }
-  if (!(name === 'invoke' || name === 'status') && parsed.positionals.length > 0) {
+  if (
+    !(name === 'invoke' || name === 'status' || name === 'deploy') &&
+    parsed.positionals.length > 0
+  ) {
     throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`)
   }
   const peer =

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -308,7 +311,7 @@ describe('usage and help', () => {
       code: 2,
       stdout: '',
       stderr:
-        'chorus: unknown command "frobnicate" (commands: start, peers, schedulers, invoke, status; see chorus --help)\n',
+        'chorus: unknown command "frobnicate" (commands: start, peers, schedulers, invoke, deploy, status; see chorus --help)\n',
     })
     expect((await run(['toString'])).code).toBe(2)
   })
@@ -477,5 +480,54 @@ describe('the chorus program', () => {
     expect(unreachable.code).toBe(1)
     expect(unreachable.stderr).toContain(`cannot reach the peer at ${url}`)
     expect((await chorus(['peers', '--bogus'])).code).toBe(2)
+  })
+})
+
+describe('chorus deploy', () => {
+  it('deploys a module file with its settings, and a new version the second time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-cli-deploy-'))
+    const file = join(dir, 'double.mjs')
+    await writeFile(file, 'export default async (x) => x * 2\n')
+    const first = await run([
+      'deploy',
+      'acme/double',
+      file,
+      '--memory',
+      '256',
+      '--timeout',
+      '5000',
+      ...peer,
+    ])
+    expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(first.stdout).toMatch(/function\s+acme\/double\n/)
+    expect(first.stdout).toMatch(/version\s+1\n/)
+    expect(api.deploys.at(-1)).toMatchObject({
+      owner: 'acme',
+      name: 'double',
+      runtime: 'nodejs',
+      memoryMb: 256,
+      timeoutMs: 5000,
+    })
+    const sent = api.deploys.at(-1)?.code
+    expect(sent === undefined ? '' : Buffer.from(sent).toString('utf8')).toBe(
+      'export default async (x) => x * 2\n',
+    )
+    const second = await run(['deploy', 'acme/double', file, '--json', ...peer])
+    expect(JSON.parse(second.stdout)).toMatchObject({ name: 'double', version: 2 })
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it.each([
+    [['deploy', 'acme/double'], /expected <owner>\/<function> <file>/],
+    [['deploy', 'nofunction', 'x.mjs'], /expected <owner>\/<function>/],
+    [['deploy', 'acme/f', '/nonexistent/file.mjs'], /cannot read/],
+    [['deploy', 'acme/f', '/tmp', '--memory', '0'], /--memory must be a positive integer/],
+    [['deploy', 'acme/f', '/tmp'], /is a directory/],
+    [['deploy', 'acme/f', '/tmp', '--runtime', 'python'], /--runtime must be nodejs or process/],
+    [['deploy', 'acme/f', '/tmp', '--command', 'ls'], /--command must be a JSON array/],
+  ])('refuses %j as a usage error', async (argv, message) => {
+    const { code, stderr } = await run([...argv, ...peer])
+    expect(code).toBe(2)
+    expect(stderr).toMatch(message)
   })
 })
