@@ -66,11 +66,6 @@ export class IndexedHeap<T> {
     else this.remove(item)
   }
 
-  /** The items in no particular order. */
-  values(): readonly T[] {
-    return this.#items
-  }
-
   #up(start: number): void {
     const items = this.#items
     let i = start
