@@ -66,6 +66,28 @@ export interface WorkerView {
 
 const RECENT_EVENTS_KEPT = 256
 
+/**
+ * The rng of a placement preview: a clone of the scheduler's, made only if the decision
+ * draws at all (most take the first fitting worker), or a fixed draw if it cannot clone.
+ */
+class PreviewRng implements Rng {
+  readonly #source: Rng
+  #clone: Rng | undefined
+
+  constructor(source: Rng) {
+    this.#source = source
+  }
+
+  reset(): void {
+    this.#clone = undefined
+  }
+
+  next(): number {
+    this.#clone ??= this.#source.clone?.() ?? { next: () => 0 }
+    return this.#clone.next()
+  }
+}
+
 interface FunctionState {
   spec: ResolvedFunctionSpec
   /** name@version: warm hosts are shared only within one version. */
@@ -161,6 +183,7 @@ function rejectedEffect(
 export class OwnerScheduler {
   readonly #config: ResolvedConfig
   readonly #rng: Rng
+  readonly #previewRng: PreviewRng
   #now = 0
   #capacity: number
   #inflight = 0
@@ -214,6 +237,7 @@ export class OwnerScheduler {
     this.#config = resolved
     this.#capacity = resolved.capacity
     this.#rng = deps.rng
+    this.#previewRng = new PreviewRng(deps.rng)
     this.#view = this.#placementView()
   }
 
@@ -290,7 +314,8 @@ export class OwnerScheduler {
   decidePlacement(fn: string): { worker: string; warm: boolean; overloaded: boolean } | undefined {
     const state = this.#functions.get(fn)
     if (!state) return undefined
-    const decision = this.#decide(state, this.#rng.clone?.() ?? { next: () => 0 })
+    this.#previewRng.reset()
+    const decision = this.#decide(state, this.#previewRng)
     if (!decision) return undefined
     return {
       worker: (this.#workers[decision.position] as Worker).id,
