@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `chorus` command: `start` runs a peer; `peers`, `schedulers`, `invoke` and `status`
- * ask a running peer over its HTTP API. `main(argv, io)` is the whole CLI, so tests call it
- * in process; the bottom of this file runs it when this file is the program.
+ * The `chorus` command: `start` runs a peer; `peers`, `schedulers`, `deploy`, `invoke`,
+ * `status` and `choreography` ask a running peer over its HTTP API. `main(argv, io)` is the
+ * whole CLI, so tests call it in process; the bottom of this file runs it when this file is
+ * the program.
  *
  * Exit codes: 0 done, 1 failed (peer unreachable, an error answer, a failed invocation),
  * 2 usage error (unknown command or flag, bad value).
@@ -12,11 +13,25 @@ import { realpathSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { stringify as stringifyYaml } from 'yaml'
+import {
+  MAX_CHOREOGRAPHY_TEXT,
+  parseChoreographyText,
+  type RunTrace,
+  type StepTrace,
+} from './choreography/index.js'
 import { flagError, parsePeerConfig, PEER_CONFIG_OPTIONS } from './config.js'
+import { choreographyNameProblem } from './definitions/definition-op.js'
 import { ChorusError } from './errors.js'
 import { formatPairs, formatTable } from './format-table.js'
 import { functionNameProblem, ownerNameProblem } from './names.js'
-import type { InvocationView, PeerInfo, SchedulerInfo } from './peer-api.js'
+import type {
+  ChoreographyView,
+  DeployedChoreography,
+  InvocationView,
+  PeerInfo,
+  SchedulerInfo,
+} from './peer-api.js'
 import type { startPeer } from './peer.js'
 import { VERSION } from './version.js'
 
@@ -44,8 +59,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT.usage
   }
   if (name === '--help' || name === '-h' || name === 'help') {
-    const topic = args[0] === undefined ? undefined : COMMANDS[args[0]]
-    io.stdout(topic?.help() ?? TOP_HELP)
+    const topic =
+      args[0] !== undefined && Object.hasOwn(COMMANDS, args[0]) ? COMMANDS[args[0]] : undefined
+    const sub = args[1] === undefined ? undefined : topic?.subcommandHelp?.(args[1])
+    io.stdout(sub ?? topic?.help() ?? TOP_HELP)
     return EXIT.ok
   }
   if (name === '--version' || name === '-v') {
@@ -63,10 +80,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     return await command.run(args, io)
   } catch (err) {
-    const usage = err instanceof UsageError
-    io.stderr(`chorus ${name}: ${err instanceof Error ? err.message : String(err)}\n`)
-    return usage ? EXIT.usage : EXIT.failed
+    return report(io, `chorus ${name}`, err)
   }
+}
+
+/** Writes a failure on stderr after `prefix`; its exit code. */
+function report(io: CliIo, prefix: string, err: unknown): number {
+  io.stderr(`${prefix}: ${err instanceof Error ? err.message : String(err)}\n`)
+  return err instanceof UsageError ? EXIT.usage : EXIT.failed
 }
 
 /** A mistake in how the command was called: exit code 2. */
@@ -74,6 +95,8 @@ class UsageError extends Error {}
 
 interface Command {
   help(): string
+  /** The help of a subcommand (`chorus help choreography deploy`), if it has one by that name. */
+  subcommandHelp?(name: string): string | undefined
   run(args: readonly string[], io: CliIo): Promise<number>
 }
 
@@ -82,19 +105,36 @@ const CLIENT_FLAGS = `  --peer URL   the peer to ask (env CHORUS_PEER, default $
   -h, --help   show this help
 `
 
+const INVOKE_FLAG_HELP = `  --input JSON             the input, as JSON (default: none)
+  --priority 0|1           0 runs first and may preempt 1 (default: the scheduler's, 1)
+  --qos latency|cost       latency: the nearest scheduler shard; cost: the least loaded
+  --no-wait                answer as soon as the invocation is queued, with its id
+  --idempotency-key KEY    retrying with the same key gets the same invocation
+`
+
+const INVOKE_FLAGS: FlagSpec = {
+  input: { type: 'string' },
+  priority: { type: 'string' },
+  qos: { type: 'string' },
+  'no-wait': { type: 'boolean' },
+  'idempotency-key': { type: 'string' },
+}
+
 const TOP_HELP = `chorus: run and use a peer of the Chorus scheduler mesh
 
 Usage: chorus <command> [flags]
 
 Commands:
-  start        start a peer on this machine, joining a mesh or beginning one
-  peers        list the peers a peer knows, and their state
-  schedulers   list where the schedulers of the mesh live (--local: one peer's)
-  deploy       deploy a function (a .js module or a .tgz bundle) to the mesh
-  invoke       invoke a function, and wait for its result
-  status       show an invocation's status and result
+  start         start a peer on this machine, joining a mesh or beginning one
+  peers         list the peers a peer knows, and their state
+  schedulers    list where the schedulers of the mesh live (--local: one peer's)
+  deploy        deploy a function (a .js module or a .tgz bundle) to the mesh
+  invoke        invoke a function, and wait for its result
+  status        show an invocation's status and result (and a choreography's trace)
+  choreography  deploy, list, show, invoke or delete choreographies: functions composed
+                in sequence, in parallel, over arrays and on conditions
 
-The client commands (peers, schedulers, deploy, invoke, status) ask a running peer over HTTP:
+The client commands (all but start) ask a running peer over HTTP:
 ${CLIENT_FLAGS}
 Examples:
   chorus start
@@ -103,6 +143,8 @@ Examples:
   chorus invoke acme/resize --input '{"width": 640}'
   chorus invoke acme/report --no-wait --idempotency-key nightly-2024-06-01
   chorus status 7f3c2a
+  chorus choreography deploy acme ./ingest.yaml
+  chorus choreography invoke acme/ingest '{"images": ["a.png", "b.png"]}'
 
 Run 'chorus <command> --help' for a command's flags.
 Exit codes: 0 done; 1 failed (peer unreachable, error answer, failed invocation); 2 usage error.
@@ -146,12 +188,7 @@ Invokes a function of an owner through the asked peer (which forwards it to the 
 peer) and, unless --no-wait, waits for the result. Exits 1 if the invocation failed.
 
 Flags:
-  --input JSON             the function's input, as JSON (default: none)
-  --priority 0|1           0 runs first and may preempt 1 (default: the scheduler's, 1)
-  --qos latency|cost       latency: the nearest scheduler shard; cost: the least loaded
-  --no-wait                answer as soon as the invocation is queued, with its id
-  --idempotency-key KEY    retrying with the same key gets the same invocation
-${CLIENT_FLAGS}
+${INVOKE_FLAG_HELP}${CLIENT_FLAGS}
 A function name may contain '/': in acme/images/resize the owner is acme, the function
 images/resize. Names use letters, digits, '.', '_' and '-', up to 128 characters.
 
@@ -189,7 +226,8 @@ Examples:
     help: () => `Usage: chorus status <invocation-id> [flags]
 
 Shows an invocation's status (queued, running, succeeded, failed), where it ran, and its
-output or error, wherever in the mesh it lives.
+output or error, wherever in the mesh it lives. For a choreography's invocation it also
+shows each step: its status, how long it took (ms) and the peer it ran on.
 
 Flags:
 ${CLIENT_FLAGS}
@@ -198,6 +236,12 @@ Examples:
   chorus status 7f3c2a --json | jq .output
 `,
     run: status,
+  },
+  choreography: {
+    help: choreographyHelp,
+    subcommandHelp: (name) =>
+      Object.hasOwn(CHOREOGRAPHY_COMMANDS, name) ? CHOREOGRAPHY_COMMANDS[name]?.help() : undefined,
+    run: choreography,
   },
 }
 
@@ -343,13 +387,7 @@ async function schedulers(args: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function invoke(args: readonly string[], io: CliIo): Promise<number> {
-  const { client, json, values, positionals } = clientArgs('invoke', args, io, {
-    input: { type: 'string' },
-    priority: { type: 'string' },
-    qos: { type: 'string' },
-    'no-wait': { type: 'boolean' },
-    'idempotency-key': { type: 'string' },
-  })
+  const { client, json, values, positionals } = clientArgs('invoke', args, io, INVOKE_FLAGS)
   if (client === undefined) return EXIT.ok
   const target = onePositional(positionals, '<owner>/<function>')
   const slash = target.indexOf('/')
@@ -358,13 +396,28 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
   const fn = target.slice(slash + 1)
   const problem = ownerNameProblem(owner) ?? functionNameProblem(fn)
   if (problem !== undefined) throw new UsageError(problem)
+  const body = invocationBody(values, { text: values.input, what: '--input' })
+  const path = `/v1/owners/${encodeURIComponent(owner)}/functions/${fn
+    .split('/')
+    .map(encodeURIComponent)
+    .join('/')}/invocations`
+  const view = (await client.post(path, body)) as InvocationView
+  return printInvocation(io, view, json, body.wait === true)
+}
 
+/** An invocation's body from `chorus invoke`'s flags; `input` is the input's JSON text, if any. */
+function invocationBody(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  input: { text: string | boolean | undefined; what: string },
+): Record<string, unknown> {
   const body: Record<string, unknown> = { wait: values['no-wait'] !== true }
-  if (typeof values.input === 'string') {
+  if (typeof input.text === 'string') {
     try {
-      body.input = JSON.parse(values.input) as unknown
+      body.input = JSON.parse(input.text) as unknown
     } catch (err) {
-      throw new UsageError(`--input is not valid JSON (${messageOf(err)}); quote strings: '"text"'`)
+      throw new UsageError(
+        `${input.what} is not valid JSON (${messageOf(err)}); quote strings: '"text"'`,
+      )
     }
   }
   if (values.priority !== undefined) {
@@ -382,14 +435,13 @@ async function invoke(args: readonly string[], io: CliIo): Promise<number> {
     body.qos = values.qos
   }
   if (values['idempotency-key'] !== undefined) body.idempotencyKey = values['idempotency-key']
+  return body
+}
 
-  const path = `/v1/owners/${encodeURIComponent(owner)}/functions/${fn
-    .split('/')
-    .map(encodeURIComponent)
-    .join('/')}/invocations`
-  const view = (await client.post(path, body)) as InvocationView
+/** Prints an invocation's answer; exits 1 when it failed. */
+function printInvocation(io: CliIo, view: InvocationView, json: boolean, waited: boolean): number {
   if (json) print(io, view)
-  else if (body.wait === false) {
+  else if (!waited) {
     io.stdout(
       formatPairs([
         ['id', view.id],
@@ -496,6 +548,356 @@ async function status(args: readonly string[], io: CliIo): Promise<number> {
   return EXIT.ok
 }
 
+function choreographyHelp(): string {
+  return `Usage: chorus choreography <subcommand> [arguments] [flags]
+
+Manages an owner's choreographies: its functions composed into one invocable unit, with
+steps that run in sequence, in parallel, over every item of an array, or on a condition.
+A choreography is deployed once at any peer and every peer learns it.
+
+Subcommands:
+  deploy <owner> <file>                deploy the choreography in a YAML or JSON file
+  list <owner>                         list the owner's choreographies
+  show <owner>/<name>                  print a choreography (YAML; the peer's JSON with --json)
+  invoke <owner>/<name> [input-json]   invoke it, wait, and print its output and step trace
+  delete <owner>/<name>                delete it
+
+Flags:
+${CLIENT_FLAGS}
+Examples:
+  chorus choreography deploy acme ./ingest.yaml
+  chorus choreography list acme
+  chorus choreography show acme/ingest > ingest.yaml
+  chorus choreography invoke acme/ingest '{"images": ["a.png", "b.png"]}'
+  chorus choreography delete acme/ingest
+
+Run 'chorus choreography <subcommand> --help' for a subcommand's flags.
+`
+}
+
+const CHOREOGRAPHY_COMMANDS: Readonly<Record<string, Command>> = {
+  deploy: {
+    help: () => `Usage: chorus choreography deploy <owner> <file> [--name NAME] [flags]
+
+Deploys the choreography in <file> for <owner> through the asked peer; every peer learns it.
+Deploying the same name again makes a new version. The file holds { name, definition } in
+YAML or JSON; the peer checks the definition (its functions must be deployed already) and
+lists every problem, one per line, as the definition path and what is wrong there.
+
+  name: ingest
+  definition:
+    sequence:
+      - { function: classify, retries: 2, timeoutMs: 5000 }
+      - map: { function: resize }
+        items: $.images
+        maxConcurrency: 8
+
+Flags:
+  --name NAME  deploy under this name instead of the file's
+${CLIENT_FLAGS}
+A choreography name is 1 to 128 letters, digits, '.', '_' and '-' (no '/').
+
+Examples:
+  chorus choreography deploy acme ./ingest.yaml
+  chorus choreography deploy acme ./ingest.json --name ingest-canary --json
+`,
+    run: choreographyDeploy,
+  },
+  list: {
+    help: () => `Usage: chorus choreography list <owner> [flags]
+
+Lists the owner's choreographies: name, version, revision and when it was deployed.
+
+Flags:
+${CLIENT_FLAGS}
+Examples:
+  chorus choreography list acme
+  chorus choreography list acme --json | jq '.choreographies[].name'
+`,
+    run: choreographyList,
+  },
+  show: {
+    help: () => `Usage: chorus choreography show <owner>/<name> [flags]
+
+Prints a choreography as YAML: a comment with its version, revision and deploy time, then
+{ name, definition }, ready to edit and deploy again. With --json it prints the peer's
+answer (owner, name, version, revision, deployedAt and definition).
+
+Flags:
+${CLIENT_FLAGS}
+Examples:
+  chorus choreography show acme/ingest
+  chorus choreography show acme/ingest > ingest.yaml && chorus choreography deploy acme ingest.yaml
+  chorus choreography show acme/ingest --json | jq .definition
+`,
+    run: choreographyShow,
+  },
+  invoke: {
+    help: () => `Usage: chorus choreography invoke <owner>/<name> [input-json] [flags]
+
+Invokes a choreography through the asked peer and, unless --no-wait, waits for it to end,
+then prints its status, output or error, and one line per step: its name (or its path in
+the definition), status, duration in ms and the peer its function last ran on. The input is
+the argument after the name, or --input. Exits 1 if the invocation failed.
+
+Flags:
+${INVOKE_FLAG_HELP}${CLIENT_FLAGS}
+Examples:
+  chorus choreography invoke acme/ingest '{"images": ["a.png", "b.png"]}'
+  chorus choreography invoke acme/ingest --input '{"images": []}' --priority 0 --json
+  chorus choreography invoke acme/nightly --no-wait --idempotency-key nightly-2024-06-01
+`,
+    run: choreographyInvoke,
+  },
+  delete: {
+    help: () => `Usage: chorus choreography delete <owner>/<name> [flags]
+
+Deletes a choreography; every peer forgets it. Deploying the name again starts a new version.
+
+Flags:
+${CLIENT_FLAGS}
+Examples:
+  chorus choreography delete acme/ingest
+`,
+    run: choreographyDelete,
+  },
+}
+
+async function choreography(args: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  if (sub === undefined) {
+    io.stderr(choreographyHelp())
+    return EXIT.usage
+  }
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    const topic =
+      rest[0] !== undefined && Object.hasOwn(CHOREOGRAPHY_COMMANDS, rest[0])
+        ? CHOREOGRAPHY_COMMANDS[rest[0]]
+        : undefined
+    io.stdout(topic?.help() ?? choreographyHelp())
+    return EXIT.ok
+  }
+  const command = Object.hasOwn(CHOREOGRAPHY_COMMANDS, sub) ? CHOREOGRAPHY_COMMANDS[sub] : undefined
+  if (command === undefined) {
+    const known = Object.keys(CHOREOGRAPHY_COMMANDS).join(', ')
+    throw new UsageError(
+      `unknown subcommand ${JSON.stringify(sub)} (subcommands: ${known}; ` +
+        `see chorus choreography --help)`,
+    )
+  }
+  try {
+    return await command.run(rest, io)
+  } catch (err) {
+    return report(io, `chorus choreography ${sub}`, err)
+  }
+}
+
+async function choreographyDeploy(args: readonly string[], io: CliIo): Promise<number> {
+  const { client, json, values, positionals } = clientArgs('choreography deploy', args, io, {
+    name: { type: 'string' },
+  })
+  if (client === undefined) return EXIT.ok
+  if (positionals.length !== 2) {
+    throw new UsageError(`expected <owner> <file>, got ${positionals.length} argument(s)`)
+  }
+  const [owner = '', file = ''] = positionals
+  if (owner.includes('/')) {
+    throw new UsageError(
+      `expected <owner> <file>, got ${JSON.stringify(owner)}: the name comes from the file, ` +
+        `or from --name`,
+    )
+  }
+  const ownerProblem = ownerNameProblem(owner)
+  if (ownerProblem !== undefined) throw new UsageError(ownerProblem)
+  const override = typeof values.name === 'string' ? values.name : undefined
+  const overrideProblem = override === undefined ? undefined : choreographyNameProblem(override)
+  if (overrideProblem !== undefined) throw new UsageError(`--name: ${overrideProblem}`)
+  const text = await readTextFile(file)
+  let parsed: unknown
+  try {
+    parsed = parseChoreographyText(text)
+  } catch (err) {
+    throw new Error(`${file}: ${messageOf(err)}`, { cause: err })
+  }
+  const body = choreographyFileBody(file, parsed, override)
+  let deployed: DeployedChoreography
+  try {
+    deployed = (await client.post(
+      `/v1/owners/${encodeURIComponent(owner)}/choreographies`,
+      body,
+    )) as DeployedChoreography
+  } catch (err) {
+    const problems = err instanceof PeerAnswerError ? err.problems() : []
+    if (!(err instanceof PeerAnswerError) || problems.length === 0) throw err
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
+    throw new Error(
+      `${file}: choreography ${body.name} is not valid, ${count} ` +
+        `(${err.code ?? 'no code'}, HTTP ${err.status} from ${client.url}):\n` +
+        problems.map((p) => `  ${p}`).join('\n'),
+      { cause: err },
+    )
+  }
+  if (json) return print(io, deployed)
+  io.stdout(
+    formatPairs([
+      ['choreography', `${owner}/${deployed.name}`],
+      ['version', String(deployed.version)],
+      ['revision', deployed.revision],
+    ]),
+  )
+  return EXIT.ok
+}
+
+/** A choreography file's text: read whole, as UTF-8. Problems reaching it are usage errors. */
+async function readTextFile(file: string): Promise<string> {
+  let info
+  try {
+    info = await stat(file)
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${messageOf(err)}`)
+  }
+  if (info.isDirectory()) throw new UsageError(`${file} is a directory, not a choreography file`)
+  // A character takes at most 4 bytes: a larger file is too long for sure.
+  if (info.size > 4 * MAX_CHOREOGRAPHY_TEXT) {
+    throw new Error(
+      `${file} is too large: a choreography has at most ${MAX_CHOREOGRAPHY_TEXT} characters`,
+    )
+  }
+  const bytes = await readFile(file)
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new Error(`${file} is not UTF-8 text`)
+  }
+}
+
+/** The deploy body from a parsed file: `{ name, definition }`, the name overridden by --name. */
+function choreographyFileBody(
+  file: string,
+  parsed: unknown,
+  override: string | undefined,
+): { name: string; definition: unknown } {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${file} must hold an object with "name" and "definition"`)
+  }
+  const fields = parsed as Record<string, unknown>
+  for (const key of Object.keys(fields)) {
+    if (key !== 'name' && key !== 'definition') {
+      throw new Error(
+        `${file}: unknown field ${JSON.stringify(key)}: a choreography has "name" and "definition"`,
+      )
+    }
+  }
+  const name = override ?? fields.name
+  if (name === undefined) throw new Error(`${file} has no "name": add one, or give --name`)
+  if (typeof name !== 'string') throw new Error(`${file}: "name" must be a string`)
+  const problem = choreographyNameProblem(name)
+  if (problem !== undefined) throw new Error(`${file}: ${problem}`)
+  if (!Object.hasOwn(fields, 'definition')) {
+    throw new Error(`${file} has no "definition" (the choreography's root step)`)
+  }
+  return { name, definition: fields.definition }
+}
+
+async function choreographyList(args: readonly string[], io: CliIo): Promise<number> {
+  const { client, json, positionals } = clientArgs('choreography list', args, io, {})
+  if (client === undefined) return EXIT.ok
+  const owner = onePositional(positionals, '<owner>')
+  const problem = ownerNameProblem(owner)
+  if (problem !== undefined) throw new UsageError(problem)
+  const answer = (await client.get(`/v1/owners/${encodeURIComponent(owner)}/choreographies`)) as {
+    choreographies: ChoreographyView[]
+  }
+  if (json) return print(io, answer)
+  if (answer.choreographies.length === 0) {
+    io.stdout(`no choreographies for ${owner}\n`)
+    return EXIT.ok
+  }
+  const rows = [...answer.choreographies]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((c) => [c.name, String(c.version), c.revision, formatTime(c.deployedAt)])
+  io.stdout(formatTable(['NAME', 'VERSION', 'REVISION', 'DEPLOYED'], rows, ['left', 'right']))
+  return EXIT.ok
+}
+
+async function choreographyShow(args: readonly string[], io: CliIo): Promise<number> {
+  const { client, json, positionals } = clientArgs('choreography show', args, io, {})
+  if (client === undefined) return EXIT.ok
+  const { owner, name } = choreographyTarget(onePositional(positionals, '<owner>/<name>'))
+  const view = (await client.get(choreographyPath(owner, name))) as ChoreographyView
+  if (json) return print(io, view)
+  io.stdout(
+    `# ${owner}/${view.name}: version ${view.version}, revision ${view.revision}, ` +
+      `deployed ${formatTime(view.deployedAt)}\n` +
+      stringifyYaml(
+        { name: view.name, definition: view.definition },
+        { aliasDuplicateObjects: false, lineWidth: 0 },
+      ),
+  )
+  return EXIT.ok
+}
+
+async function choreographyInvoke(args: readonly string[], io: CliIo): Promise<number> {
+  const { client, json, values, positionals } = clientArgs(
+    'choreography invoke',
+    args,
+    io,
+    INVOKE_FLAGS,
+  )
+  if (client === undefined) return EXIT.ok
+  const [target, input, ...extra] = positionals
+  if (target === undefined) throw new UsageError('missing <owner>/<name>')
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
+  if (input !== undefined && values.input !== undefined) {
+    throw new UsageError('give the input as an argument or with --input, not both')
+  }
+  const { owner, name } = choreographyTarget(target)
+  const body = invocationBody(
+    values,
+    input === undefined
+      ? { text: values.input, what: '--input' }
+      : { text: input, what: 'the input' },
+  )
+  const view = (await client.post(
+    `${choreographyPath(owner, name)}/invocations`,
+    body,
+  )) as InvocationView
+  return printInvocation(io, view, json, body.wait === true)
+}
+
+async function choreographyDelete(args: readonly string[], io: CliIo): Promise<number> {
+  const { client, json, positionals } = clientArgs('choreography delete', args, io, {})
+  if (client === undefined) return EXIT.ok
+  const { owner, name } = choreographyTarget(onePositional(positionals, '<owner>/<name>'))
+  const deleted = (await client.delete(choreographyPath(owner, name))) as {
+    name: string
+    version: number
+  }
+  if (json) return print(io, deleted)
+  io.stdout(`deleted choreography ${owner}/${deleted.name} (version ${deleted.version})\n`)
+  return EXIT.ok
+}
+
+/** `<owner>/<name>`, both checked. */
+function choreographyTarget(target: string): { owner: string; name: string } {
+  const slash = target.indexOf('/')
+  if (slash < 0) throw new UsageError(`expected <owner>/<name>, got ${JSON.stringify(target)}`)
+  const owner = target.slice(0, slash)
+  const name = target.slice(slash + 1)
+  const problem = ownerNameProblem(owner) ?? choreographyNameProblem(name)
+  if (problem !== undefined) throw new UsageError(problem)
+  return { owner, name }
+}
+
+function choreographyPath(owner: string, name: string): string {
+  return `/v1/owners/${encodeURIComponent(owner)}/choreographies/${encodeURIComponent(name)}`
+}
+
+function formatTime(ms: number): string {
+  const time = new Date(ms)
+  return Number.isNaN(time.getTime()) ? '?' : time.toISOString()
+}
+
 function formatInvocation(view: InvocationView): string {
   const pairs: [string, string][] = [
     ['id', view.id],
@@ -504,7 +906,59 @@ function formatInvocation(view: InvocationView): string {
   if (view.peerId !== undefined) pairs.push(['peer', view.peerId])
   if (view.output !== undefined) pairs.push(['output', formatJson(view.output)])
   if (view.error !== undefined) pairs.push(['error', `${view.error.code}: ${view.error.message}`])
-  return formatPairs(pairs)
+  const trace = isTrace(view.trace) ? `\n${formatTrace(view.trace)}` : ''
+  return formatPairs(pairs) + trace
+}
+
+function isTrace(value: unknown): value is RunTrace {
+  return typeof value === 'object' && value !== null && isStep((value as RunTrace).root)
+}
+
+function isStep(value: unknown): value is StepTrace {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as StepTrace).path === 'string'
+  )
+}
+
+/**
+ * A run's steps, one line each, depth first: the step's name, else its path (relative to its
+ * parent's, indented under it), its status, how long it took and the peer its task last ran on.
+ */
+function formatTrace(trace: RunTrace): string {
+  const rows: string[][] = []
+  const visit = (step: StepTrace, parent: StepTrace | undefined, depth: number): void => {
+    const relative =
+      parent !== undefined && step.path.startsWith(`${parent.path}/`)
+        ? step.path.slice(parent.path.length + 1)
+        : step.path
+    let label = step.name ?? relative
+    const target = step.fn ?? step.choreography
+    if (target !== undefined && target !== step.name) label += ` (${target})`
+    const notes: string[] = []
+    if (step.attempts > 1) notes.push(`${step.attempts} attempts`)
+    if (step.status === 'failed' && step.error !== undefined) notes.push(step.error.code)
+    const ms =
+      typeof step.startedAt === 'number' && typeof step.endedAt === 'number'
+        ? String(step.endedAt - step.startedAt)
+        : ''
+    const peer = step.tasks?.at(-1)?.peerId
+    rows.push([
+      `${'  '.repeat(depth)}${label}`,
+      notes.length === 0 ? step.status : `${step.status} (${notes.join(', ')})`,
+      ms,
+      peer === undefined ? '' : shortPeerId(peer),
+    ])
+    for (const child of step.children ?? []) {
+      if (isStep(child)) visit(child, step, depth + 1)
+    }
+  }
+  visit(trace.root, undefined, 0)
+  return formatTable(['STEP', 'STATUS', 'MS', 'PEER'], rows, ['left', 'left', 'right'])
+}
+
+/** `12D3…x7Q9ab`: enough of a peer id to tell peers apart in a trace. */
+function shortPeerId(id: string): string {
+  return id.length <= 16 ? id : `${id.slice(0, 4)}…${id.slice(-6)}`
 }
 
 /** Short JSON on one line; longer JSON pretty-printed. */
@@ -571,13 +1025,14 @@ function clientArgs(
   const values = parsed.values as Record<string, string | boolean | undefined>
   const json = values.json === true
   if (values.help === true) {
-    io.stdout(COMMANDS[name]?.help() ?? TOP_HELP)
+    const [command = '', sub] = name.split(' ')
+    const help = sub === undefined ? undefined : COMMANDS[command]?.subcommandHelp?.(sub)
+    io.stdout(help ?? COMMANDS[command]?.help() ?? TOP_HELP)
     return { client: undefined, json, values, positionals: parsed.positionals }
   }
-  if (
-    !(name === 'invoke' || name === 'status' || name === 'deploy') &&
-    parsed.positionals.length > 0
-  ) {
+  const takesArguments =
+    name === 'invoke' || name === 'status' || name === 'deploy' || name.startsWith('choreography ')
+  if (!takesArguments && parsed.positionals.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`)
   }
   const peer =
@@ -600,6 +1055,30 @@ function peerUrl(text: string): string {
   return url.href.replace(/\/+$/, '')
 }
 
+/** An error answer from a peer: its message, with the code, status and details it carried. */
+class PeerAnswerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+    readonly details: unknown,
+  ) {
+    super(message)
+    this.name = 'PeerAnswerError'
+  }
+
+  /** `path: message` for each entry of `details.errors` (an invalid definition's problems). */
+  problems(): string[] {
+    const errors = (this.details as { errors?: unknown } | null | undefined)?.errors
+    if (!Array.isArray(errors)) return []
+    return errors.flatMap((entry: unknown) => {
+      const { path, message } = (entry ?? {}) as { path?: unknown; message?: unknown }
+      if (typeof message !== 'string') return []
+      return [`${typeof path === 'string' && path !== '' ? path : '(root)'}: ${message}`]
+    })
+  }
+}
+
 /** Talks to one peer's HTTP API; every failure becomes one clear sentence. */
 class PeerClient {
   constructor(readonly url: string) {}
@@ -610,6 +1089,10 @@ class PeerClient {
 
   post(path: string, body: unknown): Promise<unknown> {
     return this.#call('POST', path, body)
+  }
+
+  delete(path: string): Promise<unknown> {
+    return this.#call('DELETE', path)
   }
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -640,10 +1123,17 @@ class PeerClient {
       )
     }
     if (!response.ok) {
-      const error = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error
+      const error = (
+        answer as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null
+      )?.error
       const message = typeof error?.message === 'string' ? error.message : 'no message'
-      const code = typeof error?.code === 'string' ? `${error.code}, ` : ''
-      throw new Error(`${message} (${code}HTTP ${response.status} from ${this.url})`)
+      const code = typeof error?.code === 'string' ? error.code : undefined
+      throw new PeerAnswerError(
+        `${message} (${code === undefined ? '' : `${code}, `}HTTP ${response.status} from ${this.url})`,
+        response.status,
+        code,
+        error?.details,
+      )
     }
     return answer
   }

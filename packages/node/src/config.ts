@@ -23,6 +23,8 @@ export interface PeerConfig {
   readonly pskFile?: string
   /** A scheduler that sees no invocation for this long is deallocated, in milliseconds. */
   readonly schedulerIdleMs: number
+  /** A function host that runs nothing for this long is stopped (reaped), in milliseconds. */
+  readonly hostIdleMs: number
   /** How many invocations of one owner may run at once on one provider. */
   readonly ownerLimit: number
   /** How a scheduler places invocations onto worker hosts. */
@@ -38,6 +40,7 @@ export const PEER_CONFIG_DEFAULTS = {
   http: { host: '127.0.0.1', port: 7070 },
   workerMemoryMb: 2048,
   schedulerIdleMs: 10 * 60_000,
+  hostIdleMs: 10 * 60_000,
   ownerLimit: 64,
   placement: 'warm-bounded',
 } as const satisfies Omit<PeerConfig, 'pskFile'>
@@ -106,6 +109,13 @@ export const PEER_CONFIG_OPTIONS: readonly PeerConfigOption[] = [
     default: '10m',
   },
   {
+    flag: 'host-idle',
+    env: 'CHORUS_HOST_IDLE',
+    value: 'DURATION',
+    description: 'stop a function host idle this long: 600000 (ms), 500ms, 30s, 10m, 1h',
+    default: '10m',
+  },
+  {
     flag: 'owner-limit',
     env: 'CHORUS_OWNER_LIMIT',
     value: 'N',
@@ -165,6 +175,7 @@ export function parsePeerConfig(
   const memory = single('worker-memory')
   const psk = single('psk')
   const idle = single('scheduler-idle')
+  const hostIdle = single('host-idle')
   const limit = single('owner-limit')
   const placement = single('placement')
   if (placement !== undefined && !(PLACEMENTS as readonly string[]).includes(placement.value)) {
@@ -184,6 +195,9 @@ export function parsePeerConfig(
     schedulerIdleMs: idle
       ? parseDuration(idle.source, idle.value)
       : PEER_CONFIG_DEFAULTS.schedulerIdleMs,
+    hostIdleMs: hostIdle
+      ? parseDuration(hostIdle.source, hostIdle.value)
+      : PEER_CONFIG_DEFAULTS.hostIdleMs,
     ownerLimit: limit
       ? parsePositiveInteger(limit.source, limit.value)
       : PEER_CONFIG_DEFAULTS.ownerLimit,

@@ -9,6 +9,7 @@ export type ChorusErrorCode =
   | 'not-found'
   | 'unknown-owner'
   | 'unknown-function'
+  | 'unknown-choreography'
   | 'unknown-invocation'
   | 'not-responsible'
   | 'stale-epoch'

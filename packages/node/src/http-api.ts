@@ -1,18 +1,26 @@
 /**
  * The peer's HTTP API over a `PeerApi`: a routing core that needs no socket (`request()`,
  * for tests, in the manner of hono's `app.request`) and a thin `node:http` adapter
- * (`listen()`). JSON everywhere; every error is `{ "error": { "code", "message" } }` with the
- * status `http-status.ts` gives its code. The routes and the decisions behind them are in
+ * (`listen()`). JSON everywhere; every error is `{ "error": { "code", "message", "details"? } }`
+ * with the status `http-status.ts` gives its code. The routes and the decisions behind them are in
  * this package's README, under "HTTP API".
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { FUNCTION_BOUNDS } from './definitions/index.js'
+import { choreographyNameProblem } from './definitions/definition-op.js'
 import { ChorusError } from './errors.js'
 import { httpStatus, type HttpErrorCode, type HttpOnlyErrorCode } from './http-status.js'
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js'
 import { functionNameProblem, ownerNameProblem } from './names.js'
-import type { DeployFunctionRequest, InvokeRequest, PeerApi, PeerEvent } from './peer-api.js'
+import type {
+  DeployChoreographyRequest,
+  DeployFunctionRequest,
+  InvocationView,
+  InvokeRequest,
+  PeerApi,
+  PeerEvent,
+} from './peer-api.js'
 
 export interface HttpApiInit {
   /** Largest request body accepted, in bytes; a larger one is answered 413. Default 1 MiB. */
@@ -83,7 +91,10 @@ const DEPLOY_FIELDS = [
   'memoryMb',
   'timeoutMs',
   'concurrency',
+  'provider',
+  'url',
 ] as const
+const CHOREOGRAPHY_DEPLOY_FIELDS = ['name', 'definition'] as const
 
 export function createHttpApi(api: PeerApi, init: HttpApiInit = {}): HttpApi {
   return new DefaultHttpApi(api, init)
@@ -185,21 +196,39 @@ class DefaultHttpApi implements HttpApi {
       literal('/v1/mesh/schedulers', { GET: (c) => this.#schedulers(c) }),
       {
         template: '/v1/owners/{owner}/functions/{name}/invocations',
-        match: matchInvocations,
+        match: matchInvocations('functions'),
         methods: { POST: (c) => this.#invoke(c) },
       },
       {
         template: '/v1/owners/{owner}/functions',
-        match: (s) =>
-          s.length === 4 && s[0] === 'v1' && s[1] === 'owners' && s[3] === 'functions'
-            ? { owner: s[2] ?? '' }
-            : undefined,
+        match: matchCollection('functions'),
         methods: { GET: (c) => this.#functions(c), POST: (c) => this.#deploy(c) },
       },
       {
         template: '/v1/owners/{owner}/functions/{name}',
-        match: matchFunction,
+        match: matchItem('functions'),
         methods: { GET: (c) => this.#function(c), DELETE: (c) => this.#deleteFunction(c) },
+      },
+      {
+        template: '/v1/owners/{owner}/choreographies/{name}/invocations',
+        match: matchInvocations('choreographies'),
+        methods: { POST: (c) => this.#invokeChoreography(c) },
+      },
+      {
+        template: '/v1/owners/{owner}/choreographies',
+        match: matchCollection('choreographies'),
+        methods: {
+          GET: (c) => this.#choreographies(c),
+          POST: (c) => this.#deployChoreography(c),
+        },
+      },
+      {
+        template: '/v1/owners/{owner}/choreographies/{name}',
+        match: matchItem('choreographies'),
+        methods: {
+          GET: (c) => this.#choreography(c),
+          DELETE: (c) => this.#deleteChoreography(c),
+        },
       },
       {
         template: '/v1/invocations/{id}',
@@ -396,7 +425,9 @@ class DefaultHttpApi implements HttpApi {
 
   #errorResponse(err: unknown, request: CoreRequest): FullResponse {
     if (err instanceof HttpOnlyError) return errorBody(err.code, err.message, err.headers)
-    if (err instanceof ChorusError) return errorBody(err.code, err.message)
+    if (err instanceof ChorusError) {
+      return errorBody(err.code, err.message, {}, jsonSafe(err.details, this.#log))
+    }
     this.#log(`http: ${request.method} ${truncate(request.target)} failed: ${describe(err)}`)
     return errorBody('internal', 'internal error')
   }
@@ -418,20 +449,14 @@ class DefaultHttpApi implements HttpApi {
     return json(200, { schedulers: this.#api.schedulers(localOnly) })
   }
 
-  async #invoke({ request, params }: Context): Promise<FullResponse> {
-    const owner = params.owner ?? ''
-    const fn = params.name ?? ''
-    const problem = ownerNameProblem(owner) ?? functionNameProblem(fn)
-    if (problem !== undefined) throw new ChorusError('bad-request', problem)
-    const body = await readJsonBody(request)
-    const invoke = invokeRequest(owner, fn, body === undefined ? {} : body)
-    const view = await this.#api.invoke(invoke)
-    if (invoke.wait === true) return json(200, view)
-    return json(
-      202,
-      { id: view.id, status: view.status },
-      { location: `/v1/invocations/${encodeURIComponent(view.id)}` },
-    )
+  #invoke({ request, params }: Context): Promise<FullResponse> {
+    const { owner, name } = checkedName(params, functionNameProblem)
+    return invokeWith(request, owner, name, (invoke) => this.#api.invoke(invoke))
+  }
+
+  #invokeChoreography({ request, params }: Context): Promise<FullResponse> {
+    const { owner, name } = checkedName(params, choreographyNameProblem)
+    return invokeWith(request, owner, name, (invoke) => this.#api.invokeChoreography(invoke))
   }
 
   async #deploy({ request, params }: Context): Promise<FullResponse> {
@@ -442,29 +467,46 @@ class DefaultHttpApi implements HttpApi {
     if (body === undefined) throw new ChorusError('bad-request', 'a deploy needs a JSON body')
     const deploy = deployRequest(owner, body)
     const deployed = await this.#api.deployFunction(deploy)
-    return json(201, deployed, {
-      location: `/v1/owners/${encodeURIComponent(owner)}/functions/${deploy.name
-        .split('/')
-        .map(encodeURIComponent)
-        .join('/')}`,
-    })
+    return json(201, deployed, { location: itemPath(owner, 'functions', deploy.name) })
   }
 
   async #functions({ params }: Context): Promise<FullResponse> {
-    const owner = params.owner ?? ''
-    const problem = ownerNameProblem(owner)
-    if (problem !== undefined) throw new ChorusError('bad-request', problem)
+    const owner = checkedOwner(params)
     return json(200, { functions: await this.#api.functions(owner) })
   }
 
   async #function({ params }: Context): Promise<FullResponse> {
-    const { owner, name } = checkedFunction(params)
+    const { owner, name } = checkedName(params, functionNameProblem)
     return json(200, await this.#api.function(owner, name))
   }
 
   async #deleteFunction({ params }: Context): Promise<FullResponse> {
-    const { owner, name } = checkedFunction(params)
+    const { owner, name } = checkedName(params, functionNameProblem)
     return json(200, await this.#api.deleteFunction(owner, name))
+  }
+
+  async #deployChoreography({ request, params }: Context): Promise<FullResponse> {
+    const owner = checkedOwner(params)
+    const body = await readJsonBody(request)
+    if (body === undefined) throw new ChorusError('bad-request', 'a deploy needs a JSON body')
+    const deploy = deployChoreographyRequest(owner, body)
+    const deployed = await this.#api.deployChoreography(deploy)
+    return json(201, deployed, { location: itemPath(owner, 'choreographies', deploy.name) })
+  }
+
+  async #choreographies({ params }: Context): Promise<FullResponse> {
+    const owner = checkedOwner(params)
+    return json(200, { choreographies: await this.#api.choreographies(owner) })
+  }
+
+  async #choreography({ params }: Context): Promise<FullResponse> {
+    const { owner, name } = checkedName(params, choreographyNameProblem)
+    return json(200, await this.#api.choreography(owner, name))
+  }
+
+  async #deleteChoreography({ params }: Context): Promise<FullResponse> {
+    const { owner, name } = checkedName(params, choreographyNameProblem)
+    return json(200, await this.#api.deleteChoreography(owner, name))
   }
 
   async #invocation({ params }: Context): Promise<FullResponse> {
@@ -616,29 +658,78 @@ function literal(path: string, methods: Record<string, Handler>): Route {
   }
 }
 
-/** `v1/owners/{owner}/functions/{name...}/invocations`: a function name may span segments. */
-function matchInvocations(s: readonly string[]): Record<string, string> | undefined {
-  if (s.length < 6 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== 'functions') return undefined
-  if (s[s.length - 1] !== 'invocations') return undefined
-  return { owner: s[2] ?? '', name: s.slice(4, -1).join('/') }
+type Collection = 'functions' | 'choreographies'
+type Matcher = Route['match']
+
+/** `v1/owners/{owner}/{collection}`. */
+function matchCollection(collection: Collection): Matcher {
+  return (s) =>
+    s.length === 4 && s[0] === 'v1' && s[1] === 'owners' && s[3] === collection
+      ? { owner: s[2] ?? '' }
+      : undefined
 }
 
-/** `…/functions/{name}` (a name may have segments), but not `…/{name}/invocations`. */
-function matchFunction(s: readonly string[]): Record<string, string> | undefined {
-  if (s.length < 5 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== 'functions') return undefined
-  if (s.length >= 6 && s[s.length - 1] === 'invocations') return undefined
-  return { owner: s[2] ?? '', name: s.slice(4).join('/') }
+/**
+ * `v1/owners/{owner}/{collection}/{name...}/invocations`: the name may span segments (a
+ * function's may hold '/'; a choreography's may not, and its check says so precisely).
+ */
+function matchInvocations(collection: Collection): Matcher {
+  return (s) => {
+    if (s.length < 6 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== collection) return undefined
+    if (s[s.length - 1] !== 'invocations') return undefined
+    return { owner: s[2] ?? '', name: s.slice(4, -1).join('/') }
+  }
 }
 
-function checkedFunction(params: Readonly<Record<string, string>>): {
-  owner: string
-  name: string
-} {
+/** `…/{collection}/{name}` (a name may have segments), but not `…/{name}/invocations`. */
+function matchItem(collection: Collection): Matcher {
+  return (s) => {
+    if (s.length < 5 || s[0] !== 'v1' || s[1] !== 'owners' || s[3] !== collection) return undefined
+    if (s.length >= 6 && s[s.length - 1] === 'invocations') return undefined
+    return { owner: s[2] ?? '', name: s.slice(4).join('/') }
+  }
+}
+
+function checkedOwner(params: Readonly<Record<string, string>>): string {
+  const owner = params.owner ?? ''
+  const problem = ownerNameProblem(owner)
+  if (problem !== undefined) throw new ChorusError('bad-request', problem)
+  return owner
+}
+
+function checkedName(
+  params: Readonly<Record<string, string>>,
+  nameProblem: (name: string) => string | undefined,
+): { owner: string; name: string } {
   const owner = params.owner ?? ''
   const name = params.name ?? ''
-  const problem = ownerNameProblem(owner) ?? functionNameProblem(name)
+  const problem = ownerNameProblem(owner) ?? nameProblem(name)
   if (problem !== undefined) throw new ChorusError('bad-request', problem)
   return { owner, name }
+}
+
+/** Where a deployed function or choreography lives: its `Location`. */
+function itemPath(owner: string, collection: Collection, name: string): string {
+  const encoded = name.split('/').map(encodeURIComponent).join('/')
+  return `/v1/owners/${encodeURIComponent(owner)}/${collection}/${encoded}`
+}
+
+/** Reads an invocation body, submits it with `submit`, and answers 200 (waited) or 202. */
+async function invokeWith(
+  request: CoreRequest,
+  owner: string,
+  name: string,
+  submit: (invoke: InvokeRequest) => Promise<InvocationView>,
+): Promise<FullResponse> {
+  const body = await readJsonBody(request)
+  const invoke = invokeRequest(owner, name, body === undefined ? {} : body)
+  const view = await submit(invoke)
+  if (invoke.wait === true) return json(200, view)
+  return json(
+    202,
+    { id: view.id, status: view.status },
+    { location: `/v1/invocations/${encodeURIComponent(view.id)}` },
+  )
 }
 
 /**
@@ -680,10 +771,16 @@ function deployRequest(owner: string, body: unknown): DeployFunctionRequest {
       bad(`unknown field ${JSON.stringify(truncate(name))} (allowed: ${DEPLOY_FIELDS.join(', ')})`)
     }
   }
-  const { name, runtime, code, codeBase64, command } = fields
+  const { name, code, codeBase64, command, provider = 'mesh', url } = fields
   if (typeof name !== 'string') return bad("field 'name' must be a string")
   const nameProblem = functionNameProblem(name)
   if (nameProblem !== undefined) bad(`field 'name': ${nameProblem}`)
+  if (provider !== 'mesh' && provider !== 'http') {
+    return bad('field \'provider\' must be "mesh" or "http"')
+  }
+  if (provider === 'http') return httpDeployRequest(owner, name, fields, bad)
+  if (url !== undefined) bad('field \'url\' is only for provider "http"')
+  const { runtime } = fields
   if (runtime !== 'nodejs' && runtime !== 'process') {
     return bad('field \'runtime\' must be "nodejs" or "process"')
   }
@@ -722,16 +819,7 @@ function deployRequest(owner: string, body: unknown): DeployFunctionRequest {
     if (command === undefined) bad("runtime 'process' needs a 'command'")
     if (code !== undefined) bad("runtime 'process' takes no 'code': give 'codeBase64' (a .tgz)")
   }
-  const numbers: Partial<Record<'memoryMb' | 'timeoutMs' | 'concurrency', number>> = {}
-  for (const field of ['memoryMb', 'timeoutMs', 'concurrency'] as const) {
-    const value = fields[field]
-    if (value === undefined) continue
-    const { min, max } = FUNCTION_BOUNDS[field]
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      bad(`field '${field}' must be a whole number from ${min} to ${max}`)
-    }
-    numbers[field] = value as number
-  }
+  const numbers = limitFields(fields, bad)
   const bytes =
     typeof code === 'string'
       ? Buffer.from(code, 'utf8')
@@ -746,6 +834,87 @@ function deployRequest(owner: string, body: unknown): DeployFunctionRequest {
     ...(command === undefined ? {} : { command: command as string[] }),
     ...numbers,
   }
+}
+
+/** The optional numeric fields of a deploy, checked against their bounds. */
+function limitFields(
+  fields: Record<string, unknown>,
+  bad: (message: string) => never,
+): Partial<Record<'memoryMb' | 'timeoutMs' | 'concurrency', number>> {
+  const numbers: Partial<Record<'memoryMb' | 'timeoutMs' | 'concurrency', number>> = {}
+  for (const field of ['memoryMb', 'timeoutMs', 'concurrency'] as const) {
+    const value = fields[field]
+    if (value === undefined) continue
+    const { min, max } = FUNCTION_BOUNDS[field]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      bad(`field '${field}' must be a whole number from ${min} to ${max}`)
+    }
+    numbers[field] = value
+  }
+  return numbers
+}
+
+/**
+ * A deploy of provider `http`: an endpoint, no code. `runtime` says nothing about an
+ * external endpoint; it may be left out (it is recorded as "process": something else runs it).
+ */
+function httpDeployRequest(
+  owner: string,
+  name: string,
+  fields: Record<string, unknown>,
+  bad: (message: string) => never,
+): DeployFunctionRequest {
+  const { url, runtime = 'process' } = fields
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url) || !URL.canParse(url)) {
+    return bad('provider "http" needs a \'url\': an http:// or https:// URL')
+  }
+  if (url.length > FUNCTION_BOUNDS.urlChars) {
+    bad(`field 'url' is longer than ${FUNCTION_BOUNDS.urlChars} characters`)
+  }
+  if (runtime !== 'nodejs' && runtime !== 'process') {
+    bad('field \'runtime\' must be "nodejs" or "process"')
+  }
+  for (const field of ['code', 'codeBase64', 'command'] as const) {
+    if (fields[field] !== undefined) bad(`provider "http" takes no '${field}': it calls its url`)
+  }
+  return {
+    owner,
+    name,
+    runtime: runtime,
+    provider: 'http',
+    url,
+    ...limitFields(fields, bad),
+  }
+}
+
+/**
+ * Checks a choreography deploy's envelope: an object with a valid `name` and a `definition`,
+ * nothing else. The definition itself is the peer's to validate (400 with every problem).
+ */
+function deployChoreographyRequest(owner: string, body: unknown): DeployChoreographyRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ChorusError('bad-request', 'the request body must be a JSON object')
+  }
+  const fields = body as Record<string, unknown>
+  for (const field of Object.keys(fields)) {
+    if (!(CHOREOGRAPHY_DEPLOY_FIELDS as readonly string[]).includes(field)) {
+      throw new ChorusError(
+        'bad-request',
+        `unknown field ${JSON.stringify(truncate(field))} ` +
+          `(allowed: ${CHOREOGRAPHY_DEPLOY_FIELDS.join(', ')})`,
+      )
+    }
+  }
+  const { name, definition } = fields
+  if (typeof name !== 'string') {
+    throw new ChorusError('bad-request', "field 'name' must be a string")
+  }
+  const problem = choreographyNameProblem(name)
+  if (problem !== undefined) throw new ChorusError('bad-request', `field 'name': ${problem}`)
+  if (!Object.hasOwn(fields, 'definition')) {
+    throw new ChorusError('bad-request', "field 'definition' is missing (the root step)")
+  }
+  return { owner, name, definition }
 }
 
 function splitTarget(target: string): { path: string; query: URLSearchParams } {
@@ -867,8 +1036,29 @@ function errorBody(
   code: HttpErrorCode,
   message: string,
   headers: Record<string, string> = {},
+  details?: Readonly<Record<string, unknown>>,
 ): FullResponse {
-  return json(httpStatus(code), { error: { code, message } }, headers)
+  const error = details === undefined ? { code, message } : { code, message, details }
+  return json(httpStatus(code), { error }, headers)
+}
+
+/**
+ * An error's details as plain JSON (what `JSON.stringify` makes of them), or undefined when
+ * there are none or they cannot be serialised (then the error answers without them).
+ */
+function jsonSafe(
+  details: Readonly<Record<string, unknown>> | undefined,
+  log: (line: string) => void,
+): Readonly<Record<string, unknown>> | undefined {
+  if (details === undefined) return undefined
+  try {
+    const parsed = JSON.parse(JSON.stringify(details)) as unknown
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined
+    return Object.keys(parsed).length === 0 ? undefined : (parsed as Record<string, unknown>)
+  } catch (err) {
+    log(`http: dropped error details that are not JSON: ${describe(err)}`)
+    return undefined
+  }
 }
 
 function tooLarge(max: number): ChorusError {

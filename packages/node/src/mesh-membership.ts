@@ -53,6 +53,9 @@ export interface MeshMembershipInit {
   localLoad: () => { schedulers: SchedulerInfo[]; workerMemoryMb: number }
 }
 
+/** How a member's worker stands: `left` finishes what it runs and takes nothing new. */
+export type WorkerState = 'alive' | 'suspect' | 'left'
+
 export class MeshMembership {
   readonly #init: MeshMembershipInit
   readonly #selfId: string
@@ -234,6 +237,30 @@ export class MeshMembership {
     if (id === this.#selfId) return true
     const state = this.#core.member(id)?.state
     return state === 'alive' || state === 'suspect'
+  }
+
+  /**
+   * Members with a worker (this peer included): alive, suspect, or left (a leaving peer
+   * finishes what it runs but takes nothing new), with the worker memory each offers as its
+   * latest load summary says (`fallbackMb` until one arrived).
+   */
+  workers(fallbackMb: number): { id: string; memoryMb: number; state: WorkerState }[] {
+    const now = performance.now()
+    const workers = this.#core
+      .members()
+      .filter(
+        (m): m is typeof m & { state: WorkerState } =>
+          m.state === 'alive' || m.state === 'suspect' || m.state === 'left',
+      )
+      .map((m) => ({
+        id: m.id,
+        memoryMb: this.#load.get(m.id, now)?.summary.workerCapacityMb ?? fallbackMb,
+        state: m.state,
+      }))
+    if (!workers.some((w) => w.id === this.#selfId)) {
+      workers.push({ id: this.#selfId, memoryMb: fallbackMb, state: 'alive' })
+    }
+    return workers
   }
 
   peers(): PeerInfo[] {

@@ -5,10 +5,14 @@
  * missing), a `.tgz` bundle being extracted once per digest.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FunctionSpec } from '@chorus/scheduler-core'
-import type { DefinitionReplicator, FunctionDefinition } from './definitions/index.js'
+import {
+  CodeIntegrityError,
+  type DefinitionReplicator,
+  type FunctionDefinition,
+} from './definitions/index.js'
 import { ChorusError } from './errors.js'
 import {
   DEFAULT_START_TIMEOUT_MS,
@@ -140,8 +144,7 @@ export class MeshProvider implements ProviderRuntime {
     const base = { memoryMb: def.memoryMb, concurrency: def.concurrency }
     const command = def.command === undefined ? {} : { command: [...def.command] }
     if (def.digest === undefined) return { runtime: def.runtime, ...base, ...command }
-    const path = await this.#init.definitions.fetchCode(def.digest, [def.origin])
-    const bytes = await readFile(path)
+    const bytes = await this.#verifiedCode(def.digest, def.origin)
     if (isGzip(bytes)) {
       const codeDir = await this.#extracted(def.digest, bytes)
       return { runtime: def.runtime, codeDir, ...base, ...command }
@@ -149,7 +152,27 @@ export class MeshProvider implements ProviderRuntime {
     if (def.runtime !== 'nodejs') {
       throw new ChorusError('bad-request', `the code of a process function must be a .tgz bundle`)
     }
-    return { runtime: 'nodejs', code: bytes.toString('utf8'), ...base }
+    return { runtime: 'nodejs', code: Buffer.from(bytes).toString('utf8'), ...base }
+  }
+
+  /**
+   * The code's bytes, checked against the digest as they are read: a blob changed on disk
+   * is removed (by the code store) and fetched again from a peer that has it intact.
+   */
+  async #verifiedCode(digest: string, origin: string): Promise<Uint8Array> {
+    const { definitions } = this.#init
+    for (let attempt = 0; ; attempt++) {
+      await definitions.fetchCode(digest, [origin])
+      try {
+        const bytes = await definitions.readCode(digest)
+        if (bytes !== undefined) return bytes
+      } catch (err) {
+        if (!(err instanceof CodeIntegrityError) || attempt > 0) throw err
+      }
+      if (attempt > 0) {
+        throw new ChorusError('internal', `the code ${digest} vanished from this peer's store`)
+      }
+    }
   }
 
   /** The bundle's directory, extracted once per digest (into a temp dir, then renamed). */

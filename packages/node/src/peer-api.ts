@@ -2,6 +2,7 @@
  * What the HTTP API and the CLI need from a running peer: a narrow, typed surface that
  * the peer implements and that tests can fake. Everything here is JSON-serialisable.
  */
+import type { RunTrace } from './choreography/index.js'
 import type { ChorusError } from './errors.js'
 
 export type MemberStateName = 'alive' | 'suspect' | 'dead' | 'left'
@@ -49,6 +50,9 @@ export interface DeployFunctionRequest {
   readonly memoryMb?: number
   readonly timeoutMs?: number
   readonly concurrency?: number
+  /** `mesh` (the default) runs it on the mesh's workers; `http` calls `url`. */
+  readonly provider?: 'mesh' | 'http'
+  readonly url?: string
 }
 
 export interface DeployedFunction {
@@ -73,7 +77,35 @@ export interface FunctionView {
   readonly concurrency: number
   readonly digest?: string
   readonly command?: readonly string[]
+  readonly url?: string
 }
+
+/** A choreography deploy, as `POST /v1/owners/{owner}/choreographies` takes it. */
+export interface DeployChoreographyRequest {
+  readonly owner: string
+  readonly name: string
+  /** The definition's root step (plain JSON; the peer validates it). */
+  readonly definition: unknown
+}
+
+export interface DeployedChoreography {
+  readonly name: string
+  readonly version: number
+  readonly revision: string
+}
+
+/** A deployed choreography, as every peer holds it. */
+export interface ChoreographyView {
+  readonly owner: string
+  readonly name: string
+  readonly version: number
+  readonly revision: string
+  readonly deployedAt: number
+  readonly definition: unknown
+}
+
+/** A choreography invocation: `fn` is the choreography's name. */
+export type InvokeChoreographyRequest = InvokeRequest
 
 export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 
@@ -82,8 +114,10 @@ export interface InvocationView {
   readonly status: InvocationStatus
   readonly output?: unknown
   readonly error?: { readonly code: string; readonly message: string }
-  /** Where it ran (or runs). */
+  /** Where it ran (or runs); for a choreography, the peer that drives the run. */
   readonly peerId?: string
+  /** A choreography invocation: every step's status, timings and where it ran. */
+  readonly trace?: RunTrace
 }
 
 /** Something worth telling a dashboard or a test, as `GET /v1/events` streams it. */
@@ -120,6 +154,19 @@ export interface PeerApi {
   function(owner: string, name: string): Promise<FunctionView>
   /** Deletes a function; rejects `unknown-function` when there is none. */
   deleteFunction(owner: string, name: string): Promise<{ name: string; version: number }>
+  /**
+   * Validates and deploys a new version of a choreography (from any peer). Rejects with
+   * `bad-request` whose `details.errors` lists every problem (`{ path, code, message }`).
+   */
+  deployChoreography(request: DeployChoreographyRequest): Promise<DeployedChoreography>
+  /** The owner's choreographies; rejects `unknown-owner` for an owner with no definitions. */
+  choreographies(owner: string): Promise<ChoreographyView[]>
+  /** One choreography; rejects `unknown-choreography` when there is none. */
+  choreography(owner: string, name: string): Promise<ChoreographyView>
+  /** Deletes a choreography; rejects `unknown-choreography` when there is none. */
+  deleteChoreography(owner: string, name: string): Promise<{ name: string; version: number }>
+  /** Runs (or queues) a choreography invocation from any peer; answers like `invoke`. */
+  invokeChoreography(request: InvokeChoreographyRequest): Promise<InvocationView>
   /** Subscribes to peer events; returns the unsubscribe function. */
   onEvent(listener: (event: PeerEvent) => void): () => void
   /** Prometheus text exposition of this peer's metrics. */

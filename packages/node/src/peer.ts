@@ -13,9 +13,11 @@ import type { PeerConfig } from './config.js'
 import {
   definitionReplicator,
   gossipsubBroadcast,
+  type ChoreographyDefinition,
   type DefinitionReplicator,
   type FunctionDefinition,
 } from './definitions/index.js'
+import { validateChoreography } from './choreography/index.js'
 import { DirectoryService } from './directory-service.js'
 import type { DirectoryEntry } from './directory-table.js'
 import { ChorusError, asChorusError } from './errors.js'
@@ -24,21 +26,33 @@ import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pHost, type ChorusLibp2p } from './libp2p-host.js'
 import { WorkerHostPool } from './function-host/index.js'
 import { MeshMembership } from './mesh-membership.js'
+import { CHOREOGRAPHY_PROVIDER, ChoreographyProvider } from './choreography-provider.js'
+import { HTTP_PROVIDER, HttpProvider } from './http-provider.js'
 import { MESH_PROVIDER, MeshProvider } from './mesh-provider.js'
 import { MetricsRegistry } from './metrics.js'
 import { PeerChannels } from './peer-channels.js'
 import type {
+  ChoreographyView,
+  DeployChoreographyRequest,
+  DeployedChoreography,
   DeployFunctionRequest,
   DeployedFunction,
   FunctionView,
   InvocationView,
+  InvokeChoreographyRequest,
   InvokeRequest,
   PeerApi,
   PeerEvent,
   PeerInfo,
   SchedulerInfo,
 } from './peer-api.js'
-import { SchedulerHost, schedulerKey, type SubmitRequest } from './scheduler-host.js'
+import { RemoteWorkers } from './remote-worker.js'
+import {
+  SchedulerHost,
+  schedulerKey,
+  type DispatchEffect,
+  type SubmitRequest,
+} from './scheduler-host.js'
 import { BoundedMap } from './bounded-map.js'
 import { VERSION } from './version.js'
 
@@ -138,6 +152,7 @@ export class ChorusPeer implements PeerApi {
   readonly #membership: MeshMembership
   readonly #directory: DirectoryService
   readonly #host: SchedulerHost
+  readonly #remote: RemoteWorkers
   readonly #definitions: DefinitionReplicator
   readonly #pool: WorkerHostPool
   readonly #metrics = new MetricsRegistry()
@@ -165,6 +180,11 @@ export class ChorusPeer implements PeerApi {
     'chorus_executions_total',
     'Invocations that started running on this peer, by function',
     { labelNames: ['fn'] },
+  )
+  readonly #refusals = this.#metrics.counter(
+    'chorus_dispatches_refused_total',
+    'Dispatches a worker refused as busy (the scheduler walked on), by worker peer',
+    { labelNames: ['worker'] },
   )
   readonly #forwards = this.#metrics.counter(
     'chorus_forwards_total',
@@ -196,6 +216,7 @@ export class ChorusPeer implements PeerApi {
     })
     this.#pool = new WorkerHostPool({
       memoryMb: config.workerMemoryMb,
+      idleTtlMs: config.hostIdleMs,
       log: (line) => log(`worker: ${line}`),
     })
     const mesh = new MeshProvider({
@@ -203,8 +224,28 @@ export class ChorusPeer implements PeerApi {
       pool: this.#pool,
       bundleDir: join(config.dataDir, 'bundles'),
     })
+    const providers = {
+      [MESH_PROVIDER]: mesh,
+      [HTTP_PROVIDER]: new HttpProvider({ definitions: this.#definitions }),
+      [CHOREOGRAPHY_PROVIDER]: new ChoreographyProvider({
+        definitions: this.#definitions,
+        invokeStep: (owner, fn, input) => this.#invokeStep(owner, fn, input),
+        now: () => Date.now(),
+        log,
+      }),
+    }
+    this.#remote = new RemoteWorkers({
+      rpc: this.#channels,
+      runtimes: providers,
+      prepare: (owner, dispatch, from) => this.#ensureDefinition(owner, dispatch, from),
+      onExecute: (fn) => this.#executions.inc(1, { fn }),
+      log,
+    })
     this.#host = new SchedulerHost({
-      providers: { [MESH_PROVIDER]: mesh },
+      providers,
+      meshWide: new Set([MESH_PROVIDER]),
+      workers: () => this.#membership.workers(config.workerMemoryMb),
+      remote: this.#remote,
       selfId: this.peerId,
       workerMemoryMb: config.workerMemoryMb,
       ownerLimit: config.ownerLimit,
@@ -213,6 +254,7 @@ export class ChorusPeer implements PeerApi {
       now: () => performance.now(),
       emit: (event) => this.#emit(event),
       onExecute: (fn) => this.#executions.inc(1, { fn }),
+      onRefused: (worker) => this.#refusals.inc(1, { worker }),
       onDeallocated: (key, guid, epoch) =>
         this.#directory.release({ key, guid, epoch, peerId: this.peerId }),
       log,
@@ -324,6 +366,7 @@ export class ChorusPeer implements PeerApi {
     this.#stopping = true
     this.#directory.stop()
     this.#host.stop()
+    this.#remote.stop()
     await this.#pool.stop().catch((err: unknown) => this.#log(`stopping hosts: ${String(err)}`))
     await this.#definitions
       .stop()
@@ -350,6 +393,22 @@ export class ChorusPeer implements PeerApi {
     if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
     const provider = this.#providerOf(request.owner, request.fn)
     if (provider === BUILTIN_PROVIDER) validateBuiltinInput(request.fn, request.input)
+    return this.#enter(request, provider)
+  }
+
+  async invokeChoreography(request: InvokeChoreographyRequest): Promise<InvocationView> {
+    if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
+    if (this.#definitions.getChoreography(request.owner, request.fn) === undefined) {
+      throw new ChorusError(
+        'unknown-choreography',
+        `no choreography ${request.fn} for ${request.owner}`,
+      )
+    }
+    return this.#enter(request, CHOREOGRAPHY_PROVIDER)
+  }
+
+  /** An invocation entering the mesh here: named by this peer, routed, counted. */
+  async #enter(request: InvokeRequest, provider: string): Promise<InvocationView> {
     const started = performance.now()
     const body: ForwardedInvocation = {
       owner: request.owner,
@@ -373,18 +432,21 @@ export class ChorusPeer implements PeerApi {
     }
   }
 
+  /** A choreography step: an invocation of the owner's function, entering the mesh here. */
+  #invokeStep(owner: string, fn: string, input: unknown): Promise<InvocationView> {
+    try {
+      const provider = this.#providerOf(owner, fn)
+      if (provider === BUILTIN_PROVIDER) validateBuiltinInput(fn, input)
+      return this.#enter({ owner, fn, input, wait: true }, provider)
+    } catch (err) {
+      return Promise.reject(asChorusError(err))
+    }
+  }
+
   /** Which provider runs `owner`'s `fn`: a deployed function's, else builtin's echo and sleep. */
   #providerOf(owner: string, fn: string): string {
     const deployed = this.#definitions.getFunction(owner, fn)
-    if (deployed !== undefined) {
-      if (deployed.provider !== MESH_PROVIDER) {
-        throw new ChorusError(
-          'bad-request',
-          `${owner}/${fn} uses provider ${deployed.provider}, which this peer cannot run yet`,
-        )
-      }
-      return MESH_PROVIDER
-    }
+    if (deployed !== undefined) return deployed.provider
     if (isBuiltinFunction(fn)) return BUILTIN_PROVIDER
     throw new ChorusError(
       'unknown-function',
@@ -429,6 +491,57 @@ export class ChorusPeer implements PeerApi {
       return Promise.reject(new ChorusError('unknown-function', `no function ${name} for ${owner}`))
     }
     return this.#definitions.deleteFunction(owner, name)
+  }
+
+  async deployChoreography(request: DeployChoreographyRequest): Promise<DeployedChoreography> {
+    if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
+    const { owner, name, definition } = request
+    const checked = validateChoreography(
+      { name, definition },
+      {
+        functionExists: (fn) => this.#definitions.getFunction(owner, fn) !== undefined,
+        choreography: (other) => this.#definitions.getChoreography(owner, other)?.definition,
+      },
+    )
+    if (!checked.ok) {
+      const errors = checked.errors.map((e) => ({ path: e.path, code: e.code, message: e.message }))
+      const shown = errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`)
+      const more = errors.length > shown.length ? ` (and ${errors.length - shown.length} more)` : ''
+      throw new ChorusError(
+        'bad-request',
+        `choreography ${name} is not valid: ${shown.join('; ')}${more}`,
+        { errors },
+      )
+    }
+    const result = await this.#definitions.deployChoreography(owner, name, definition)
+    return { name: result.name, version: result.version, revision: result.revision }
+  }
+
+  choreographies(owner: string): Promise<ChoreographyView[]> {
+    const list = this.#definitions.listChoreographies(owner)
+    if (list.length === 0 && !this.#definitions.owners().includes(owner)) {
+      return Promise.reject(new ChorusError('unknown-owner', `no owner ${owner} on this mesh`))
+    }
+    return Promise.resolve(list.map(choreographyView))
+  }
+
+  choreography(owner: string, name: string): Promise<ChoreographyView> {
+    const def = this.#definitions.getChoreography(owner, name)
+    if (def === undefined) {
+      return Promise.reject(
+        new ChorusError('unknown-choreography', `no choreography ${name} for ${owner}`),
+      )
+    }
+    return Promise.resolve(choreographyView(def))
+  }
+
+  deleteChoreography(owner: string, name: string): Promise<{ name: string; version: number }> {
+    if (this.#definitions.getChoreography(owner, name) === undefined) {
+      return Promise.reject(
+        new ChorusError('unknown-choreography', `no choreography ${name} for ${owner}`),
+      )
+    }
+    return this.#definitions.deleteChoreography(owner, name)
   }
 
   async invocation(id: string): Promise<InvocationView | undefined> {
@@ -595,6 +708,18 @@ export class ChorusPeer implements PeerApi {
     }
     void this.#directory.reregister()
     this.#definitions.peersChanged()
+    this.#host.workersChanged()
+  }
+
+  /**
+   * A dispatch sent here may name a version this peer has not received yet: pull the
+   * definitions from the scheduler's peer, which has it, before running.
+   */
+  async #ensureDefinition(owner: string, dispatch: DispatchEffect, from: string): Promise<void> {
+    if (this.#definitions.getFunction(owner, dispatch.fn)?.revision === dispatch.version) return
+    await this.#definitions.syncWith(from).catch((err: unknown) => {
+      this.#log(`pulling definitions from ${from} failed: ${String(err)}`)
+    })
   }
 
   /** Another scheduler won `key`: forward our queue to it and stop taking work for it. */
@@ -636,6 +761,18 @@ function functionView(def: FunctionDefinition): FunctionView {
     concurrency: def.concurrency,
     ...(def.digest === undefined ? {} : { digest: def.digest }),
     ...(def.command === undefined ? {} : { command: def.command }),
+    ...(def.url === undefined ? {} : { url: def.url }),
+  }
+}
+
+function choreographyView(def: ChoreographyDefinition): ChoreographyView {
+  return {
+    owner: def.owner,
+    name: def.name,
+    version: def.version,
+    revision: def.revision,
+    deployedAt: def.deployedAt,
+    definition: def.definition,
   }
 }
 

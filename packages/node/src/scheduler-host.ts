@@ -10,11 +10,14 @@ import {
   type PlacementPolicy,
   type SchedulerEffect,
   type SchedulerEvent,
+  type WorkerHealth,
 } from '@chorus/scheduler-core'
 import { BoundedMap } from './bounded-map.js'
 import { BUILTIN_FUNCTIONS, BUILTIN_PROVIDER, runBuiltin } from './builtin-provider.js'
 import { ChorusError } from './errors.js'
+import type { RunTrace } from './choreography/index.js'
 import type { InvocationView, PeerEvent, SchedulerInfo } from './peer-api.js'
+import type { ExecuteAnswer } from './remote-worker.js'
 
 export interface SchedulerHostInit {
   selfId: string
@@ -28,11 +31,47 @@ export interface SchedulerHostInit {
   emit: (event: PeerEvent) => void
   /** Called as a dispatched invocation starts running on this peer's worker. */
   onExecute?: (fn: string) => void
+  /** Called when a worker refused a dispatch (busy): the scheduler walks on. */
+  onRefused?: (worker: string) => void
   /** Called after a scheduler was freed for idleness, to remove its directory entry. */
   onDeallocated: (key: string, guid: string, epoch: number) => void
   log?: (line: string) => void
   /** Providers other than `builtin`, by name: where their functions' specs come from and how they run. */
   providers?: Readonly<Record<string, ProviderRuntime>>
+  /**
+   * Providers whose schedulers place invocations on every peer's worker (`workers`), not
+   * only on this peer's; their dispatches to other peers go through `remote`.
+   */
+  meshWide?: ReadonlySet<string>
+  /** The peers that offer a worker now, this one included. */
+  workers?: () => readonly WorkerOffer[]
+  remote?: {
+    dispatch(
+      worker: string,
+      owner: string,
+      provider: string,
+      dispatch: DispatchEffect,
+      signals: readonly AbortSignal[],
+      timeoutMs: number,
+    ): Promise<ExecuteAnswer>
+  }
+}
+
+/** A peer's worker as the mesh sees it. */
+export interface WorkerOffer {
+  readonly id: string
+  readonly memoryMb: number
+  /**
+   * `suspect` (maybe dead) and `left` (leaving gracefully) workers keep what they run but
+   * get no new work; a worker no longer offered is offline: what it ran fails.
+   */
+  readonly state: 'alive' | 'suspect' | 'left'
+}
+
+const HEALTH_OF: Readonly<Record<WorkerOffer['state'], WorkerHealth>> = {
+  alive: 'healthy',
+  suspect: 'unresponsive',
+  left: 'unhealthy',
 }
 
 export type DispatchEffect = Extract<SchedulerEffect, { type: 'dispatch' }>
@@ -50,6 +89,8 @@ export interface ProviderRuntime {
    * run (its code does not load): its invocations fail with the message.
    */
   acquire(owner: string, dispatch: DispatchEffect): Promise<ProviderLease>
+  /** What an invocation's view shows beyond its status: a choreography run's trace. */
+  trace?(id: string): RunTrace | undefined
 }
 
 export type ProviderLease =
@@ -85,10 +126,11 @@ interface Hosted {
   draining: boolean
   /** The version registered for each function of a non-builtin provider. */
   readonly versions: Map<string, string>
+  /** The workers its scheduler knows, and the health it was last told of each. */
+  readonly workers: Map<string, WorkerHealth>
 }
 
 const RESULTS_KEPT = 100_000
-const WORKER_ID = 'local'
 
 export class SchedulerHost {
   readonly #init: SchedulerHostInit
@@ -99,6 +141,8 @@ export class SchedulerHost {
   readonly #results = new BoundedMap<string, InvocationView>(RESULTS_KEPT)
   readonly #idempotent = new BoundedMap<string, string>(RESULTS_KEPT)
   readonly #running = new Map<string, AbortController>()
+  /** Dispatched invocation id → the worker (peer) running it. */
+  readonly #ranOn = new Map<string, string>()
   readonly #sweep: ReturnType<typeof setInterval>
 
   constructor(init: SchedulerHostInit) {
@@ -141,10 +185,6 @@ export class SchedulerHost {
       { rng: { next: Math.random } },
     )
     const now = this.#init.now()
-    scheduler.handle(
-      { type: 'worker-joined', workerId: WORKER_ID, memoryMb: this.#init.workerMemoryMb },
-      now,
-    )
     if (provider === BUILTIN_PROVIDER) {
       for (const spec of BUILTIN_FUNCTIONS)
         scheduler.handle({ type: 'function-registered', spec }, now)
@@ -161,8 +201,10 @@ export class SchedulerHost {
       lastActive: now,
       draining: false,
       versions: new Map(),
+      workers: new Map(),
     }
     this.#hosted.set(key, hosted)
+    this.#syncWorkers(hosted)
     this.#init.emit({
       type: 'scheduler-created',
       at: Date.now(),
@@ -226,7 +268,14 @@ export class SchedulerHost {
     const key = this.#live.get(id)
     const hosted = key === undefined ? undefined : this.#hosted.get(key)
     const state = hosted?.scheduler.invocationState(id)
-    return state ? { id, status: state, peerId: this.#init.selfId } : undefined
+    if (!state || !hosted) return undefined
+    const trace = this.#init.providers?.[hosted.provider]?.trace?.(id)
+    return {
+      id,
+      status: state,
+      peerId: this.#ranOn.get(id) ?? this.#init.selfId,
+      ...(trace === undefined ? {} : { trace }),
+    }
   }
 
   /** Records an outcome learned elsewhere (a forwarded invocation's answer). */
@@ -290,6 +339,13 @@ export class SchedulerHost {
     this.#maybeRemoveDrained(hosted)
   }
 
+  /** The mesh's workers changed (a peer joined, was suspected, died or left). */
+  workersChanged(): void {
+    for (const hosted of this.#hosted.values()) {
+      if (this.#init.meshWide?.has(hosted.provider) === true) this.#syncWorkers(hosted)
+    }
+  }
+
   stop(): void {
     clearInterval(this.#sweep)
     for (const hosted of this.#hosted.values()) clearTimeout(hosted.timer)
@@ -305,6 +361,44 @@ export class SchedulerHost {
   }
 
   // ----------------------------------------------------------------------------
+
+  /**
+   * Tells the scheduler of workers that joined, changed health or went (offline: what
+   * they ran fails as `worker-lost`). A scheduler of a provider that is not mesh-wide
+   * knows only this peer's worker.
+   */
+  #syncWorkers(hosted: Hosted): void {
+    const self: WorkerOffer = {
+      id: this.#init.selfId,
+      memoryMb: this.#init.workerMemoryMb,
+      state: 'alive',
+    }
+    const meshWide = this.#init.meshWide?.has(hosted.provider) === true
+    const offers = meshWide ? (this.#init.workers?.() ?? [self]) : [self]
+    const seen = new Set<string>()
+    for (const offer of offers) {
+      seen.add(offer.id)
+      const health = HEALTH_OF[offer.state]
+      let known = hosted.workers.get(offer.id)
+      if (known === undefined || known === 'offline') {
+        this.#handle(hosted, {
+          type: 'worker-joined',
+          workerId: offer.id,
+          memoryMb: offer.memoryMb,
+        })
+        known = 'healthy'
+      }
+      if (known !== health) {
+        this.#handle(hosted, { type: 'worker-health', workerId: offer.id, health })
+      }
+      hosted.workers.set(offer.id, health)
+    }
+    for (const [id, health] of hosted.workers) {
+      if (seen.has(id) || health === 'offline') continue
+      this.#handle(hosted, { type: 'worker-health', workerId: id, health: 'offline' })
+      hosted.workers.set(id, 'offline')
+    }
+  }
 
   /** Registers (or re-registers, after a redeploy) the function's current spec. */
   #register(hosted: Hosted, fn: string): void {
@@ -335,6 +429,7 @@ export class SchedulerHost {
     for (const effect of effects) {
       switch (effect.type) {
         case 'dispatch':
+          for (const inv of effect.invocations) this.#ranOn.set(inv.id, effect.worker)
           if (hosted.provider === BUILTIN_PROVIDER) {
             for (const inv of effect.invocations)
               this.#run(hosted, effect.fn, inv.id, inv.attempt, inv.input)
@@ -345,7 +440,9 @@ export class SchedulerHost {
         case 'cancel':
           for (const id of effect.invocationIds) this.#running.get(id)?.abort()
           break
-        case 'result':
+        case 'result': {
+          const ranOn = this.#ranOn.get(effect.invocationId) ?? this.#init.selfId
+          this.#ranOn.delete(effect.invocationId)
           this.#live.delete(effect.invocationId)
           hosted.lastActive = this.#init.now()
           this.#settle({
@@ -354,9 +451,11 @@ export class SchedulerHost {
             ...(effect.status === 'succeeded'
               ? { output: effect.output }
               : { error: effect.error }),
-            peerId: this.#init.selfId,
+            peerId: ranOn,
+            ...this.#traceOf(hosted, effect.invocationId),
           })
           break
+        }
         case 'evict-host':
           break // builtin hosts are in-process: nothing to stop
         case 'rejected':
@@ -392,8 +491,85 @@ export class SchedulerHost {
     )
   }
 
+  #traceOf(hosted: Hosted, id: string): { trace?: RunTrace } {
+    const trace = this.#init.providers?.[hosted.provider]?.trace?.(id)
+    return trace === undefined ? {} : { trace }
+  }
+
+  /** Sends a dispatch to another peer's worker; its answer settles each invocation. */
+  #runRemote(hosted: Hosted, dispatch: DispatchEffect): void {
+    const controllers = dispatch.invocations.map((inv) => {
+      const controller = new AbortController()
+      this.#running.set(inv.id, controller)
+      return controller
+    })
+    const answerAll = (
+      events: (inv: DispatchEffect['invocations'][number], i: number) => SchedulerEvent,
+    ) =>
+      dispatch.invocations.forEach((inv, i) =>
+        this.#answered(hosted, controllers[i] as AbortController, inv.id, events(inv, i)),
+      )
+    const spec = this.#init.providers?.[hosted.provider]?.spec(hosted.owner, dispatch.fn)
+    const remote = this.#init.remote
+    const sent = remote
+      ? remote.dispatch(
+          dispatch.worker,
+          hosted.owner,
+          hosted.provider,
+          dispatch,
+          controllers.map((c) => c.signal),
+          spec?.timeoutMs ?? 60_000,
+        )
+      : Promise.reject(new Error('this peer cannot dispatch to other peers'))
+    sent.then(
+      (answer) => {
+        if (answer.type === 'busy') {
+          dispatch.invocations.forEach((inv, i) => {
+            if (this.#running.get(inv.id) === controllers[i]) this.#running.delete(inv.id)
+          })
+          if (this.#hosted.get(hosted.key) !== hosted) return
+          this.#init.log?.(
+            `${hosted.key}: ${dispatch.worker} busy for ${dispatch.fn}: ${answer.message}`,
+          )
+          this.#init.onRefused?.(dispatch.worker)
+          this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
+          return
+        }
+        answerAll((inv, i) => {
+          const outcome = answer.outcomes[i]
+          return outcome?.status === 'succeeded'
+            ? {
+                type: 'invocation-completed',
+                invocationId: inv.id,
+                attempt: inv.attempt,
+                output: outcome.output,
+              }
+            : {
+                type: 'invocation-failed',
+                invocationId: inv.id,
+                attempt: inv.attempt,
+                error: outcome?.error ?? 'no outcome',
+              }
+        })
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err)
+        answerAll((inv) => ({
+          type: 'invocation-failed',
+          invocationId: inv.id,
+          attempt: inv.attempt,
+          error: `worker ${dispatch.worker} did not answer: ${message}`,
+        }))
+      },
+    )
+  }
+
   /** Runs a dispatch of a non-builtin provider: acquire (or refuse, busy), run, answer each. */
   #runOnProvider(hosted: Hosted, dispatch: DispatchEffect): void {
+    if (dispatch.worker !== this.#init.selfId) {
+      this.#runRemote(hosted, dispatch)
+      return
+    }
     const runtime = this.#init.providers?.[hosted.provider]
     const controllers = dispatch.invocations.map((inv) => {
       const controller = new AbortController()
@@ -422,6 +598,7 @@ export class SchedulerHost {
           })
           if (this.#hosted.get(hosted.key) !== hosted) return
           this.#init.log?.(`${hosted.key}: worker busy for ${dispatch.fn}: ${lease.message}`)
+          this.#init.onRefused?.(dispatch.worker)
           this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
           return
         }

@@ -1,16 +1,17 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseChoreographyText } from '../src/choreography/index.js'
 import { main, type CliIo } from '../src/cli.js'
 import { PEER_CONFIG_OPTIONS, type PeerConfig } from '../src/config.js'
 import { ChorusError } from '../src/errors.js'
 import { createHttpApi, type HttpServer } from '../src/http-api.js'
-import { FakePeerApi, SELF } from './fake-peer-api.js'
+import { FakePeerApi, SELF, TRACE } from './fake-peer-api.js'
 
 interface Run {
   code: number
@@ -293,7 +294,7 @@ describe('usage and help', () => {
       const { code, stdout } = await run(argv)
       expect(code).toBe(0)
       expect(stdout).toContain('Usage: chorus <command> [flags]')
-      for (const name of ['start', 'peers', 'schedulers', 'invoke', 'status']) {
+      for (const name of ['start', 'peers', 'schedulers', 'invoke', 'status', 'choreography']) {
         expect(stdout).toContain(`\n  ${name} `)
       }
       expect(stdout).toContain('CHORUS_PEER')
@@ -311,7 +312,8 @@ describe('usage and help', () => {
       code: 2,
       stdout: '',
       stderr:
-        'chorus: unknown command "frobnicate" (commands: start, peers, schedulers, invoke, deploy, status; see chorus --help)\n',
+        'chorus: unknown command "frobnicate" (commands: start, peers, schedulers, invoke, deploy, ' +
+        'status, choreography; see chorus --help)\n',
     })
     expect((await run(['toString'])).code).toBe(2)
   })
@@ -529,5 +531,493 @@ describe('chorus deploy', () => {
     const { code, stderr } = await run([...argv, ...peer])
     expect(code).toBe(2)
     expect(stderr).toMatch(message)
+  })
+})
+
+describe('chorus choreography', () => {
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'chorus-cli-choreography-'))
+  })
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function file(name: string, text: string): Promise<string> {
+    const path = join(dir, name)
+    await writeFile(path, text)
+    return path
+  }
+
+  /** Runs with `api.<impl>` replaced for the one run. */
+  async function withImpl<K extends 'deployChoreographyImpl' | 'invokeChoreographyImpl'>(
+    key: K,
+    impl: FakePeerApi[K],
+    argv: string[],
+  ): Promise<Run> {
+    const saved = api[key]
+    api[key] = impl
+    try {
+      return await run(argv)
+    } finally {
+      api[key] = saved
+    }
+  }
+
+  const INGEST_YAML = [
+    '# the ingest pipeline',
+    'name: ingest',
+    'definition:',
+    '  sequence:',
+    '    - { name: classify, function: classify, retries: 2 }',
+    '    - map: { function: resize }',
+    '      items: $.images',
+    '      maxConcurrency: 8',
+    '',
+  ].join('\n')
+  const INGEST = {
+    sequence: [
+      { name: 'classify', function: 'classify', retries: 2 },
+      { map: { function: 'resize' }, items: '$.images', maxConcurrency: 8 },
+    ],
+  }
+
+  describe('deploy', () => {
+    it('deploys a YAML file and prints the name, version and revision', async () => {
+      const path = await file('ingest.yaml', INGEST_YAML)
+      const { code, stdout, stderr } = await run(['choreography', 'deploy', 'yaml', path, ...peer])
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+      expect(api.choreographyDeploys.at(-1)).toEqual({
+        owner: 'yaml',
+        name: 'ingest',
+        definition: INGEST,
+      })
+      expect(stdout).toBe(
+        'choreography  yaml/ingest\nversion       1\nrevision      1.00000000000000c0\n',
+      )
+      const again = await run(['choreography', 'deploy', 'yaml', path, '--json', ...peer])
+      expect(JSON.parse(again.stdout)).toEqual({
+        name: 'ingest',
+        version: 2,
+        revision: '2.00000000000000c0',
+      })
+    })
+
+    it('deploys a JSON file under the name --name gives', async () => {
+      const path = await file('ingest.json', JSON.stringify({ name: 'ingest', definition: INGEST }))
+      const { code } = await run([
+        'choreography',
+        'deploy',
+        'json',
+        path,
+        '--name',
+        'ingest-canary',
+        ...peer,
+      ])
+      expect(code).toBe(0)
+      expect(api.choreographyDeploys.at(-1)).toEqual({
+        owner: 'json',
+        name: 'ingest-canary',
+        definition: INGEST,
+      })
+    })
+
+    it('exits 1 on a JSON syntax error, naming the file, line and column', async () => {
+      const path = await file(
+        'broken.json',
+        '{\n  "name": "ingest",\n  "definition": { "function": "classify" },,\n}\n',
+      )
+      const before = api.choreographyDeploys.length
+      const { code, stdout, stderr } = await run(['choreography', 'deploy', 'acme', path, ...peer])
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toMatch(
+        new RegExp(`^chorus choreography deploy: ${path}: bad JSON: .*\\(line 3, column 44\\)\\n$`),
+      )
+      expect(api.choreographyDeploys).toHaveLength(before)
+    })
+
+    it('prints every problem of an invalid definition on its own line, and exits 1', async () => {
+      const path = await file('invalid.yaml', INGEST_YAML)
+      const errors = [
+        { path: '/definition/sequence/0/function', code: 'unknown-function', message: 'no f' },
+        { path: '/definition/sequence/1/retires', code: 'unknown-field', message: 'unknown' },
+      ]
+      const { code, stdout, stderr } = await withImpl(
+        'deployChoreographyImpl',
+        () => Promise.reject(new ChorusError('bad-request', 'not valid', { errors })),
+        ['choreography', 'deploy', 'acme', path, ...peer],
+      )
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toBe(
+        [
+          `chorus choreography deploy: ${path}: choreography ingest is not valid, 2 problems ` +
+            `(bad-request, HTTP 400 from ${server.url}):`,
+          '  /definition/sequence/0/function: no f',
+          '  /definition/sequence/1/retires: unknown',
+          '',
+        ].join('\n'),
+      )
+    })
+
+    it('prints a 400 without details as any error answer', async () => {
+      const path = await file('plain.yaml', INGEST_YAML)
+      const { code, stderr } = await withImpl(
+        'deployChoreographyImpl',
+        () => Promise.reject(new ChorusError('bad-request', 'too many choreographies')),
+        ['choreography', 'deploy', 'acme', path, ...peer],
+      )
+      expect(code).toBe(1)
+      expect(stderr).toBe(
+        `chorus choreography deploy: too many choreographies (bad-request, HTTP 400 from ${server.url})\n`,
+      )
+    })
+
+    it.each([
+      ['no-name.yaml', 'definition: { function: f }\n', 'has no "name": add one, or give --name'],
+      ['list.yaml', '- name: x\n', 'must hold an object with "name" and "definition"'],
+      ['extra.yaml', 'name: x\nversion: 2\ndefinition: {}\n', 'unknown field "version"'],
+      ['no-def.yaml', 'name: x\n', 'has no "definition"'],
+      ['bad-name.yaml', 'name: a/b\ndefinition: {}\n', 'choreography name "a/b" may only'],
+      ['number-name.yaml', 'name: 7\ndefinition: {}\n', '"name" must be a string'],
+      ['empty.yaml', '\n', 'choreography text is empty'],
+      ['tab.yaml', 'name: x\ndefinition:\n\t- a\n', 'bad YAML'],
+    ])('exits 1 when %s does not hold a choreography', async (name, text, message) => {
+      const path = await file(name, text)
+      const before = api.choreographyDeploys.length
+      const { code, stderr } = await run(['choreography', 'deploy', 'acme', path, ...peer])
+      expect(code).toBe(1)
+      expect(stderr).toContain(`chorus choreography deploy: ${path}`)
+      expect(stderr).toContain(message)
+      expect(stderr.split('\n')).toHaveLength(2)
+      expect(api.choreographyDeploys).toHaveLength(before)
+    })
+
+    it.each([
+      [['acme'], 'expected <owner> <file>, got 1 argument(s)'],
+      [
+        ['acme/ingest', 'x.yaml'],
+        'expected <owner> <file>, got "acme/ingest": the name comes from the file, or from --name',
+      ],
+      [['ac me', 'x.yaml'], 'owner "ac me" may only contain'],
+      [['acme', 'x.yaml', '--name', 'a/b'], '--name: choreography name "a/b" may only'],
+      [['acme', '/nonexistent/x.yaml'], 'cannot read /nonexistent/x.yaml'],
+      [['acme', '/tmp'], '/tmp is a directory'],
+      [['acme', 'x.yaml', '--runtime', 'nodejs'], 'unknown flag --runtime'],
+    ])('exits 2 on the usage error in %j', async (argv, message) => {
+      const { code, stdout, stderr } = await run(['choreography', 'deploy', ...argv, ...peer])
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' })
+      expect(stderr).toContain(`chorus choreography deploy: ${message}`)
+    })
+  })
+
+  describe('list, show and delete', () => {
+    it("lists an owner's choreographies by name, or says it has none", async () => {
+      const yaml = await file('b.yaml', 'name: b-second\ndefinition: { function: f }\n')
+      const json = await file('a.json', '{"name": "a-first", "definition": {"function": "f"}}')
+      await run(['choreography', 'deploy', 'lister', yaml, ...peer])
+      await run(['choreography', 'deploy', 'lister', json, ...peer])
+      const { code, stdout } = await run(['choreography', 'list', 'lister', ...peer])
+      expect(code).toBe(0)
+      expect(stdout).toBe(
+        [
+          'NAME      VERSION  REVISION            DEPLOYED',
+          'a-first         1  1.00000000000000c0  2023-11-14T22:13:20.000Z',
+          'b-second        1  1.00000000000000c0  2023-11-14T22:13:20.000Z',
+          '',
+        ].join('\n'),
+      )
+      const asJson = await run(['choreography', 'list', 'lister', '--json', ...peer])
+      expect(JSON.parse(asJson.stdout)).toEqual({
+        choreographies: await api.choreographies('lister'),
+      })
+      const unknown = await run(['choreography', 'list', 'nobody', ...peer])
+      expect(unknown.code).toBe(1)
+      expect(unknown.stderr).toBe(
+        `chorus choreography list: no nobody (unknown-owner, HTTP 404 from ${server.url})\n`,
+      )
+    })
+
+    it("shows a choreography as YAML that deploys again, or as the peer's JSON", async () => {
+      const path = await file('show.yaml', INGEST_YAML)
+      await run(['choreography', 'deploy', 'shower', path, ...peer])
+      const { code, stdout } = await run(['choreography', 'show', 'shower/ingest', ...peer])
+      expect(code).toBe(0)
+      expect(stdout.split('\n')[0]).toBe(
+        '# shower/ingest: version 1, revision 1.00000000000000c0, deployed 2023-11-14T22:13:20.000Z',
+      )
+      expect(stdout).toContain('items: $.images\n')
+      expect(parseChoreographyText(stdout)).toEqual({ name: 'ingest', definition: INGEST })
+      const asJson = await run(['choreography', 'show', 'shower/ingest', '--json', ...peer])
+      expect(JSON.parse(asJson.stdout)).toEqual(await api.choreography('shower', 'ingest'))
+    })
+
+    it('quotes YAML strings that would read back as something else', async () => {
+      const tricky = { function: 'f', name: '123', extra: ['yes', 'null', '#x', 'a: b', ''] }
+      const path = await file('tricky.json', JSON.stringify({ name: 't', definition: tricky }))
+      await run(['choreography', 'deploy', 'tricky', path, ...peer])
+      const { stdout } = await run(['choreography', 'show', 'tricky/t', ...peer])
+      expect(parseChoreographyText(stdout)).toEqual({ name: 't', definition: tricky })
+    })
+
+    it('deletes a choreography, and exits 1 for one that does not exist', async () => {
+      const path = await file('gone.yaml', 'name: gone\ndefinition: { function: f }\n')
+      await run(['choreography', 'deploy', 'deleter', path, ...peer])
+      const { code, stdout } = await run(['choreography', 'delete', 'deleter/gone', ...peer])
+      expect(code).toBe(0)
+      expect(stdout).toBe('deleted choreography deleter/gone (version 2)\n')
+      const again = await run(['choreography', 'delete', 'deleter/gone', '--json', ...peer])
+      expect(again.code).toBe(1)
+      expect(again.stderr).toBe(
+        `chorus choreography delete: no choreography gone ` +
+          `(unknown-choreography, HTTP 404 from ${server.url})\n`,
+      )
+      const show = await run(['choreography', 'show', 'deleter/gone', ...peer])
+      expect(show.code).toBe(1)
+    })
+
+    it.each([
+      [['list'], 'chorus choreography list: missing <owner>\n'],
+      [['list', 'a', 'b'], 'chorus choreography list: unexpected argument "b"\n'],
+      [['show', 'acme'], 'chorus choreography show: expected <owner>/<name>, got "acme"\n'],
+      [['show', 'acme/a/b'], 'chorus choreography show: choreography name "a/b" may only'],
+      [['delete'], 'chorus choreography delete: missing <owner>/<name>\n'],
+      [['delete', 'ac me/x'], 'chorus choreography delete: owner "ac me" may only'],
+    ])('exits 2 on the usage error in %j', async (argv, message) => {
+      const { code, stdout, stderr } = await run(['choreography', ...argv, ...peer])
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' })
+      expect(stderr.startsWith(message)).toBe(true)
+    })
+  })
+
+  describe('invoke', () => {
+    const TRACE_TABLE = [
+      'STEP                 STATUS                   MS  PEER',
+      '/definition          succeeded               250',
+      '  classify           succeeded                40  12D3KooWSelf',
+      '  sequence/1         succeeded               210',
+      '    map[0] (resize)  succeeded                60  12D3…Id9x7Q',
+      '    map[1] (resize)  succeeded (2 attempts)  210  12D3…Id9x7Q',
+      '',
+    ].join('\n')
+
+    it('sends the input argument and flags, waits, and prints the output and the trace', async () => {
+      const { code, stdout, stderr } = await withImpl(
+        'invokeChoreographyImpl',
+        (request) =>
+          Promise.resolve({
+            id: 'run-1',
+            status: 'succeeded',
+            output: request.input,
+            peerId: SELF,
+            trace: TRACE,
+          }),
+        [
+          'choreography',
+          'invoke',
+          'acme/ingest',
+          '{"images": ["a.png"]}',
+          '--priority',
+          '0',
+          '--qos',
+          'cost',
+          '--idempotency-key',
+          'k2',
+          ...peer,
+        ],
+      )
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+      expect(api.choreographyInvokes.at(-1)).toEqual({
+        owner: 'acme',
+        fn: 'ingest',
+        input: { images: ['a.png'] },
+        priority: 0,
+        qos: 'cost',
+        wait: true,
+        idempotencyKey: 'k2',
+      })
+      expect(stdout).toBe(
+        `id      run-1\nstatus  succeeded\npeer    ${SELF}\noutput  {"images":["a.png"]}\n\n` +
+          TRACE_TABLE,
+      )
+    })
+
+    it('takes --input, and prints no trace when the answer has none', async () => {
+      const { code, stdout } = await run([
+        'choreography',
+        'invoke',
+        'acme/ingest',
+        '--input',
+        '"x"',
+        ...peer,
+      ])
+      expect(code).toBe(0)
+      expect(api.choreographyInvokes.at(-1)?.input).toBe('x')
+      expect(stdout).toBe(`id      run-1\nstatus  succeeded\npeer    ${SELF}\noutput  "x"\n`)
+    })
+
+    it('does not wait with --no-wait, and says how to follow the run', async () => {
+      const { code, stdout } = await run([
+        'choreography',
+        'invoke',
+        'acme/nightly',
+        '--no-wait',
+        ...peer,
+      ])
+      expect(code).toBe(0)
+      expect(api.choreographyInvokes.at(-1)).toEqual({ owner: 'acme', fn: 'nightly', wait: false })
+      expect(stdout).toBe('id      run-1\nstatus  queued\nfollow it with: chorus status run-1\n')
+    })
+
+    it('exits 1 when the run failed, showing the failed step', async () => {
+      const failed = {
+        ...TRACE,
+        status: 'failed',
+        root: {
+          path: '/definition',
+          kind: 'task',
+          fn: 'classify',
+          status: 'failed',
+          attempts: 1,
+          startedAt: 0,
+          endedAt: 5,
+          error: { code: 'timeout', message: 'took too long', step: '/definition' },
+        },
+      } as const
+      const { code, stdout } = await withImpl(
+        'invokeChoreographyImpl',
+        () =>
+          Promise.resolve({
+            id: 'run-2',
+            status: 'failed',
+            error: { code: 'timeout', message: 'took too long' },
+            trace: failed,
+          }),
+        ['choreography', 'invoke', 'acme/ingest', ...peer],
+      )
+      expect(code).toBe(1)
+      expect(stdout).toBe(
+        [
+          'id      run-2',
+          'status  failed',
+          'error   timeout: took too long',
+          '',
+          'STEP                    STATUS            MS  PEER',
+          '/definition (classify)  failed (timeout)   5',
+          '',
+        ].join('\n'),
+      )
+    })
+
+    it('prints the view with its trace as JSON with --json', async () => {
+      const view = { id: 'run-1', status: 'succeeded', output: 1, trace: TRACE } as const
+      const { code, stdout } = await withImpl(
+        'invokeChoreographyImpl',
+        () => Promise.resolve(view),
+        ['choreography', 'invoke', 'acme/ingest', '--json', ...peer],
+      )
+      expect(code).toBe(0)
+      expect(JSON.parse(stdout)).toEqual(view)
+    })
+
+    it.each([
+      [['invoke'], 'chorus choreography invoke: missing <owner>/<name>\n'],
+      [['invoke', 'acme'], 'chorus choreography invoke: expected <owner>/<name>, got "acme"\n'],
+      [['invoke', 'acme/x', '{nope'], 'chorus choreography invoke: the input is not valid JSON'],
+      [['invoke', 'acme/x', '1', '2'], 'chorus choreography invoke: unexpected argument "2"\n'],
+      [
+        ['invoke', 'acme/x', '1', '--input', '2'],
+        'chorus choreography invoke: give the input as an argument or with --input, not both\n',
+      ],
+      [['invoke', 'acme/x', '--qos', 'fast'], 'chorus choreography invoke: --qos must be'],
+      [['frobnicate'], 'chorus choreography: unknown subcommand "frobnicate" (subcommands: '],
+    ])('exits 2 on the usage error in %j', async (argv, message) => {
+      const before = api.choreographyInvokes.length
+      const { code, stdout, stderr } = await run(['choreography', ...argv, ...peer])
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' })
+      expect(stderr.startsWith(message)).toBe(true)
+      expect(api.choreographyInvokes).toHaveLength(before)
+    })
+
+    it("chorus status prints a run's trace too", async () => {
+      api.invocations.set('run-9', { id: 'run-9', status: 'succeeded', output: 3, trace: TRACE })
+      const { code, stdout } = await run(['status', 'run-9', ...peer])
+      expect(code).toBe(0)
+      expect(stdout).toBe(`id      run-9\nstatus  succeeded\noutput  3\n\n${TRACE_TABLE}`)
+    })
+  })
+
+  describe('help', () => {
+    const SUBCOMMANDS = ['deploy', 'list', 'show', 'invoke', 'delete']
+
+    it('prints the overview with every subcommand and examples', async () => {
+      for (const argv of [
+        ['choreography', '--help'],
+        ['help', 'choreography'],
+      ]) {
+        const { code, stdout } = await run(argv)
+        expect(code).toBe(0)
+        expect(stdout).toContain('Usage: chorus choreography <subcommand>')
+        for (const sub of SUBCOMMANDS) expect(stdout).toContain(`\n  ${sub} <owner>`)
+        expect(stdout).toContain('Examples:')
+      }
+    })
+
+    it('prints the overview on stderr and exits 2 with no subcommand', async () => {
+      const { code, stdout, stderr } = await run(['choreography'])
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' })
+      expect(stderr).toContain('Usage: chorus choreography <subcommand>')
+    })
+
+    it('prints each subcommand help, three ways, with examples, within 100 columns', async () => {
+      for (const sub of SUBCOMMANDS) {
+        const viaFlag = await run(['choreography', sub, '--help'])
+        expect(viaFlag.code).toBe(0)
+        expect(viaFlag.stdout).toContain(`Usage: chorus choreography ${sub}`)
+        expect(viaFlag.stdout).toContain('--peer URL')
+        expect(viaFlag.stdout).toContain('Examples:\n  chorus choreography ')
+        expect((await run(['choreography', 'help', sub])).stdout).toBe(viaFlag.stdout)
+        expect((await run(['help', 'choreography', sub])).stdout).toBe(viaFlag.stdout)
+        expect(viaFlag.stdout.split('\n').every((line) => line.length <= 100)).toBe(true)
+      }
+      const invoke = (await run(['choreography', 'invoke', '-h'])).stdout
+      for (const flag of ['--input', '--priority', '--qos', '--no-wait', '--idempotency-key']) {
+        expect(invoke).toContain(flag)
+      }
+      expect((await run(['choreography', 'deploy', '-h'])).stdout).toContain('--name NAME')
+      for (const argv of [['--help'], ['choreography', '--help']]) {
+        const { stdout } = await run(argv)
+        expect(stdout.split('\n').every((line) => line.length <= 100)).toBe(true)
+      }
+    })
+  })
+
+  it('says which URL it could not reach', async () => {
+    const url = await closedUrl()
+    const path = await file('reach.yaml', INGEST_YAML)
+    for (const argv of [
+      ['deploy', 'acme', path],
+      ['list', 'acme'],
+      ['show', 'acme/x'],
+      ['invoke', 'acme/x'],
+      ['delete', 'acme/x'],
+    ]) {
+      const { code, stderr } = await run(['choreography', ...argv, '--peer', url])
+      expect(code).toBe(1)
+      expect(stderr).toMatch(
+        new RegExp(`^chorus choreography ${argv[0]}: cannot reach the peer at ${url}: `),
+      )
+    }
+  })
+
+  it('refuses a directory whatever its name', async () => {
+    const sub = join(dir, 'looks.yaml')
+    await mkdir(sub)
+    const { code, stderr } = await run(['choreography', 'deploy', 'acme', sub, ...peer])
+    expect(code).toBe(2)
+    expect(stderr).toBe(
+      `chorus choreography deploy: ${sub} is a directory, not a choreography file\n`,
+    )
   })
 })

@@ -22,6 +22,7 @@ describe('parsePeerConfig', () => {
       http: { host: '127.0.0.1', port: 7070 },
       workerMemoryMb: 2048,
       schedulerIdleMs: 600_000,
+      hostIdleMs: 600_000,
       ownerLimit: 64,
       placement: 'warm-bounded',
     })
@@ -45,6 +46,8 @@ describe('parsePeerConfig', () => {
         'mesh.key',
         '--scheduler-idle',
         '30s',
+        '--host-idle',
+        '1.5s',
         '--owner-limit',
         '8',
         '--placement',
@@ -60,6 +63,7 @@ describe('parsePeerConfig', () => {
       workerMemoryMb: 4096,
       pskFile: 'mesh.key',
       schedulerIdleMs: 30_000,
+      hostIdleMs: 1_500,
       ownerLimit: 8,
       placement: 'openwhisk',
     })
@@ -74,6 +78,7 @@ describe('parsePeerConfig', () => {
       CHORUS_WORKER_MEMORY: '512',
       CHORUS_PSK: '/etc/chorus/psk',
       CHORUS_SCHEDULER_IDLE: '90000',
+      CHORUS_HOST_IDLE: '2m',
       CHORUS_OWNER_LIMIT: '100',
       CHORUS_PLACEMENT: 'openwhisk',
     })
@@ -85,6 +90,7 @@ describe('parsePeerConfig', () => {
       workerMemoryMb: 512,
       pskFile: '/etc/chorus/psk',
       schedulerIdleMs: 90_000,
+      hostIdleMs: 120_000,
       ownerLimit: 100,
       placement: 'openwhisk',
     })
@@ -172,6 +178,9 @@ describe('parsePeerConfig', () => {
     [['--scheduler-idle', '1.5'], '--scheduler-idle must be a duration'],
     [['--scheduler-idle=-1s'], '--scheduler-idle must be a duration'],
     [['--scheduler-idle', '1d'], '--scheduler-idle must be a duration'],
+    [['--host-idle', '0'], '--host-idle must be at least 1 ms and finite, got "0"'],
+    [['--host-idle', '5 minutes'], '--host-idle must be a duration like 600000, 30s, 10m or 1h'],
+    [['--host-idle', ''], '--host-idle must not be empty'],
     [['--placement', 'random'], '--placement must be warm-bounded or openwhisk, got "random"'],
     [['--placement', 'OpenWhisk'], '--placement must be warm-bounded or openwhisk'],
     [['--nope'], 'unknown flag --nope (see chorus start --help)'],
@@ -199,10 +208,24 @@ describe('parsePeerConfig', () => {
       'CHORUS_WORKER_MEMORY must be a positive whole number, got "abc"',
     ],
     ['CHORUS_SCHEDULER_IDLE', 'soon', 'CHORUS_SCHEDULER_IDLE must be a duration'],
+    ['CHORUS_HOST_IDLE', '-1s', 'CHORUS_HOST_IDLE must be a duration'],
     ['CHORUS_OWNER_LIMIT', '-1', 'CHORUS_OWNER_LIMIT must be a positive whole number'],
     ['CHORUS_PLACEMENT', 'least-loaded', 'CHORUS_PLACEMENT must be warm-bounded or openwhisk'],
   ])('refuses %s=%j, naming the variable', (name, value, message) => {
     expect(badRequest([], { [name]: value })).toContain(message)
+  })
+
+  it('reads --host-idle apart from --scheduler-idle, a flag winning over CHORUS_HOST_IDLE', () => {
+    const env = { CHORUS_HOST_IDLE: '45s', CHORUS_SCHEDULER_IDLE: '1h' }
+    expect(parsePeerConfig([], env)).toMatchObject({
+      hostIdleMs: 45_000,
+      schedulerIdleMs: 3_600_000,
+    })
+    expect(parsePeerConfig(['--host-idle', '250ms'], env)).toMatchObject({
+      hostIdleMs: 250,
+      schedulerIdleMs: 3_600_000,
+    })
+    expect(parsePeerConfig(['--scheduler-idle', '5s'], {}).hostIdleMs).toBe(600_000)
   })
 
   it('checks the variable only when no flag overrides it', () => {

@@ -1,5 +1,9 @@
+import type { RunTrace } from '../src/choreography/index.js'
 import { ChorusError } from '../src/errors.js'
 import type {
+  ChoreographyView,
+  DeployChoreographyRequest,
+  DeployedChoreography,
   DeployFunctionRequest,
   DeployedFunction,
   FunctionView,
@@ -12,6 +16,77 @@ import type {
 } from '../src/peer-api.js'
 
 export const SELF = '12D3KooWSelf'
+export const OTHER = '12D3KooWOtherPeerWithALongId9x7Q'
+
+/**
+ * The trace of a finished `ingest` run: a sequence of a named task and a map of two items,
+ * the second of which needed a retry on another peer.
+ */
+export const TRACE: RunTrace = {
+  id: 'run-1',
+  choreography: 'ingest',
+  status: 'succeeded',
+  startedAt: 1_000,
+  endedAt: 1_250,
+  root: {
+    path: '/definition',
+    kind: 'sequence',
+    status: 'succeeded',
+    attempts: 1,
+    startedAt: 1_000,
+    endedAt: 1_250,
+    children: [
+      {
+        path: '/definition/sequence/0',
+        kind: 'task',
+        name: 'classify',
+        fn: 'classify',
+        status: 'succeeded',
+        attempts: 1,
+        startedAt: 1_000,
+        endedAt: 1_040,
+        tasks: [
+          { taskId: 'run-1/t1', attempt: 1, status: 'succeeded', endedAt: 1_040, peerId: SELF },
+        ],
+      },
+      {
+        path: '/definition/sequence/1',
+        kind: 'map',
+        status: 'succeeded',
+        attempts: 1,
+        startedAt: 1_040,
+        endedAt: 1_250,
+        items: { total: 2, started: 2, succeeded: 2, failed: 0 },
+        children: [
+          {
+            path: '/definition/sequence/1/map[0]',
+            kind: 'task',
+            fn: 'resize',
+            status: 'succeeded',
+            attempts: 1,
+            startedAt: 1_040,
+            endedAt: 1_100,
+            tasks: [{ taskId: 'run-1/t2', attempt: 1, status: 'succeeded', peerId: OTHER }],
+          },
+          {
+            path: '/definition/sequence/1/map[1]',
+            kind: 'task',
+            fn: 'resize',
+            status: 'succeeded',
+            attempts: 2,
+            startedAt: 1_040,
+            endedAt: 1_250,
+            error: { code: 'task-failed', message: 'boom', step: '/definition/sequence/1/map[1]' },
+            tasks: [
+              { taskId: 'run-1/t3', attempt: 1, status: 'failed', peerId: SELF, error: 'boom' },
+              { taskId: 'run-1/t4', attempt: 2, status: 'succeeded', peerId: OTHER },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+}
 
 /** A PeerApi whose answers tests set, and which records what it was asked. */
 export class FakePeerApi implements PeerApi {
@@ -61,12 +136,30 @@ export class FakePeerApi implements PeerApi {
   invocationImpl: (id: string) => Promise<InvocationView | undefined> = (id) =>
     Promise.resolve(this.invocations.get(id))
   peersImpl: () => PeerInfo[] = () => this.peerList
+  /**
+   * What `deployChoreography` does; by default it stores a new version of any definition.
+   * A test rejects with `bad-request` and `details.errors` to play an invalid definition.
+   */
+  deployChoreographyImpl: (request: DeployChoreographyRequest) => Promise<DeployedChoreography> = (
+    request,
+  ) => Promise.resolve(this.#storeChoreography(request))
+  /** What `invokeChoreography` does; by default like `invoke`, as run `run-1`. */
+  invokeChoreographyImpl: (request: InvokeRequest) => Promise<InvocationView> = (request) =>
+    Promise.resolve(
+      request.wait === false
+        ? { id: 'run-1', status: 'queued' }
+        : { id: 'run-1', status: 'succeeded', output: request.input, peerId: SELF },
+    )
 
   readonly invokes: InvokeRequest[] = []
   readonly deploys: DeployFunctionRequest[] = []
   /** Deployed functions by `owner/name`. */
   readonly deployed = new Map<string, FunctionView>()
   readonly schedulerCalls: boolean[] = []
+  readonly choreographyDeploys: DeployChoreographyRequest[] = []
+  /** Deployed choreographies by `owner/name`. */
+  readonly choreographyViews = new Map<string, ChoreographyView>()
+  readonly choreographyInvokes: InvokeRequest[] = []
   /** How many times `onEvent` subscribed. */
   subscriptions = 0
   onEventError: Error | undefined
@@ -133,6 +226,39 @@ export class FakePeerApi implements PeerApi {
     return Promise.resolve({ name, version: view.version + 1 })
   }
 
+  deployChoreography(request: DeployChoreographyRequest): Promise<DeployedChoreography> {
+    this.choreographyDeploys.push(request)
+    return this.deployChoreographyImpl(request)
+  }
+
+  choreographies(owner: string): Promise<ChoreographyView[]> {
+    const list = [...this.choreographyViews.values()].filter((c) => c.owner === owner)
+    if (list.length === 0) return Promise.reject(new ChorusError('unknown-owner', `no ${owner}`))
+    return Promise.resolve(list)
+  }
+
+  choreography(owner: string, name: string): Promise<ChoreographyView> {
+    const view = this.choreographyViews.get(`${owner}/${name}`)
+    if (!view) {
+      return Promise.reject(new ChorusError('unknown-choreography', `no choreography ${name}`))
+    }
+    return Promise.resolve(view)
+  }
+
+  deleteChoreography(owner: string, name: string): Promise<{ name: string; version: number }> {
+    const view = this.choreographyViews.get(`${owner}/${name}`)
+    if (!view) {
+      return Promise.reject(new ChorusError('unknown-choreography', `no choreography ${name}`))
+    }
+    this.choreographyViews.delete(`${owner}/${name}`)
+    return Promise.resolve({ name, version: view.version + 1 })
+  }
+
+  invokeChoreography(request: InvokeRequest): Promise<InvocationView> {
+    this.choreographyInvokes.push(request)
+    return this.invokeChoreographyImpl(request)
+  }
+
   invocation(id: string): Promise<InvocationView | undefined> {
     return this.invocationImpl(id)
   }
@@ -164,6 +290,21 @@ export class FakePeerApi implements PeerApi {
   whenListeners(count: number): Promise<void> {
     if (this.#listeners.size === count) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push({ count, resolve }))
+  }
+
+  #storeChoreography(request: DeployChoreographyRequest): DeployedChoreography {
+    const key = `${request.owner}/${request.name}`
+    const version = (this.choreographyViews.get(key)?.version ?? 0) + 1
+    const view: ChoreographyView = {
+      owner: request.owner,
+      name: request.name,
+      version,
+      revision: `${version}.00000000000000c0`,
+      deployedAt: 1_700_000_000_000,
+      definition: request.definition,
+    }
+    this.choreographyViews.set(key, view)
+    return { name: view.name, version, revision: view.revision }
   }
 
   #notify(): void {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChorusError } from '../src/errors.js'
 import { createHttpApi, type HttpApiInit, type HttpResponse } from '../src/http-api.js'
 import { MetricsRegistry } from '../src/metrics.js'
-import { FakePeerApi, SELF, event } from './fake-peer-api.js'
+import type { InvocationView } from '../src/peer-api.js'
+import { FakePeerApi, SELF, TRACE, event } from './fake-peer-api.js'
 
 function setup(init: HttpApiInit = {}) {
   const api = new FakePeerApi()
@@ -569,5 +570,264 @@ describe('functions', () => {
     expect((await http.request('DELETE', `${FUNCTIONS}/f`)).status).toBe(404)
     expect((await http.request('PUT', `${FUNCTIONS}/f`)).status).toBe(405)
     expect((await http.request('GET', `${FUNCTIONS}/f/invocations`)).status).toBe(405)
+  })
+})
+
+describe('choreographies', () => {
+  const CHOREOGRAPHIES = '/v1/owners/acme/choreographies'
+  const DEFINITION = { sequence: [{ function: 'classify' }, { function: 'store' }] }
+
+  /** An error body with details: `{ error: { code, message, details } }` and nothing else. */
+  function detailedErrorOf(res: HttpResponse): {
+    code: string
+    message: string
+    details: Record<string, unknown>
+  } {
+    const body = jsonOf(res) as {
+      error: { code: string; message: string; details: Record<string, unknown> }
+    }
+    expect(Object.keys(body)).toEqual(['error'])
+    expect(Object.keys(body.error)).toEqual(['code', 'message', 'details'])
+    return body.error
+  }
+
+  it('deploys a choreography: 201 with its version, revision and Location', async () => {
+    const { api, http } = setup()
+    const res = await http.request(
+      'POST',
+      CHOREOGRAPHIES,
+      post({ name: 'ingest', definition: DEFINITION }),
+    )
+    expect(res.status).toBe(201)
+    expect(res.headers.location).toBe('/v1/owners/acme/choreographies/ingest')
+    expect(jsonOf(res)).toEqual({ name: 'ingest', version: 1, revision: '1.00000000000000c0' })
+    expect(api.choreographyDeploys).toEqual([
+      { owner: 'acme', name: 'ingest', definition: DEFINITION },
+    ])
+    const again = await http.request(
+      'POST',
+      CHOREOGRAPHIES,
+      post({ name: 'ingest', definition: DEFINITION }),
+    )
+    expect(jsonOf(again)).toMatchObject({ version: 2 })
+  })
+
+  it('passes any definition, null too, to the peer to validate', async () => {
+    const { api, http } = setup()
+    const res = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: null }))
+    expect(res.status).toBe(201)
+    expect(api.choreographyDeploys[0]?.definition).toBeNull()
+  })
+
+  it.each([
+    [{ definition: DEFINITION }, "field 'name' must be a string"],
+    [{ name: 7, definition: DEFINITION }, "field 'name' must be a string"],
+    [{ name: '', definition: DEFINITION }, "field 'name': choreography name must not be empty"],
+    [{ name: 'a/b', definition: DEFINITION }, 'field \'name\': choreography name "a/b" may only'],
+    [{ name: '..', definition: DEFINITION }, "field 'name': choreography name may not be '..'"],
+    [{ name: 'x'.repeat(129), definition: DEFINITION }, 'longer than 128 characters'],
+    [{ name: 'ingest' }, "field 'definition' is missing (the root step)"],
+    [
+      { name: 'ingest', definition: DEFINITION, version: 2 },
+      'unknown field "version" (allowed: name, definition)',
+    ],
+    [[], 'the request body must be a JSON object'],
+    ['"ingest"', 'the request body must be a JSON object'],
+  ])('refuses %j with 400 naming what is wrong, and deploys nothing', async (body, message) => {
+    const { api, http } = setup()
+    const raw = typeof body === 'string' ? body : JSON.stringify(body)
+    const res = await http.request('POST', CHOREOGRAPHIES, post(raw))
+    expect(res.status).toBe(400)
+    const error = errorOf(res)
+    expect(error.code).toBe('bad-request')
+    expect(error.message).toContain(message)
+    expect(api.choreographyDeploys).toEqual([])
+  })
+
+  it('refuses a deploy without a body, and a body that is not JSON', async () => {
+    const { http } = setup()
+    const empty = await http.request('POST', CHOREOGRAPHIES)
+    expect(empty.status).toBe(400)
+    expect(errorOf(empty).message).toBe('a deploy needs a JSON body')
+    const broken = await http.request('POST', CHOREOGRAPHIES, post('{"name": '))
+    expect(broken.status).toBe(400)
+    expect(errorOf(broken).code).toBe('invalid-json')
+    const plain = await http.request(
+      'POST',
+      CHOREOGRAPHIES,
+      post('{}', { 'content-type': 'text/yaml' }),
+    )
+    expect(plain.status).toBe(415)
+  })
+
+  it('answers an invalid definition 400 with every problem in details.errors', async () => {
+    const { api, http } = setup()
+    const errors = [
+      { path: '/definition/sequence/0/function', code: 'unknown-function', message: 'no f' },
+      { path: '/definition/sequence/1', code: 'unknown-field', message: 'unknown "retires"' },
+    ]
+    api.deployChoreographyImpl = () =>
+      Promise.reject(new ChorusError('bad-request', 'choreography ingest is not valid', { errors }))
+    const res = await http.request(
+      'POST',
+      CHOREOGRAPHIES,
+      post({ name: 'ingest', definition: DEFINITION }),
+    )
+    expect(res.status).toBe(400)
+    expect(detailedErrorOf(res)).toEqual({
+      code: 'bad-request',
+      message: 'choreography ingest is not valid',
+      details: { errors },
+    })
+  })
+
+  it('writes details as plain JSON, and leaves out details that are not JSON', async () => {
+    const log = vi.fn<(line: string) => void>()
+    const { api, http } = setup({ log })
+    api.deployChoreographyImpl = () =>
+      Promise.reject(
+        new ChorusError('bad-request', 'odd', { at: new Date(0), skipped: undefined, n: 1 }),
+      )
+    const plain = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
+    expect(detailedErrorOf(plain).details).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 })
+    api.deployChoreographyImpl = () =>
+      Promise.reject(new ChorusError('bad-request', 'big', { n: 1n }))
+    const big = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
+    expect(big.status).toBe(400)
+    expect(errorOf(big)).toEqual({ code: 'bad-request', message: 'big' })
+    expect(log).toHaveBeenCalledTimes(1)
+    api.deployChoreographyImpl = () => Promise.reject(new ChorusError('bad-request', 'none', {}))
+    const none = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
+    expect(errorOf(none)).toEqual({ code: 'bad-request', message: 'none' })
+  })
+
+  it('lists, shows and deletes choreographies; 404 for unknown ones', async () => {
+    const { http } = setup()
+    const unknownOwner = await http.request('GET', CHOREOGRAPHIES)
+    expect(unknownOwner.status).toBe(404)
+    expect(errorOf(unknownOwner).code).toBe('unknown-owner')
+    await http.request('POST', CHOREOGRAPHIES, post({ name: 'ingest', definition: DEFINITION }))
+    expect(jsonOf(await http.request('GET', CHOREOGRAPHIES))).toEqual({
+      choreographies: [
+        {
+          owner: 'acme',
+          name: 'ingest',
+          version: 1,
+          revision: '1.00000000000000c0',
+          deployedAt: 1_700_000_000_000,
+          definition: DEFINITION,
+        },
+      ],
+    })
+    expect(jsonOf(await http.request('GET', `${CHOREOGRAPHIES}/ingest`))).toMatchObject({
+      name: 'ingest',
+      definition: DEFINITION,
+    })
+    const deleted = await http.request('DELETE', `${CHOREOGRAPHIES}/ingest`)
+    expect(deleted.status).toBe(200)
+    expect(jsonOf(deleted)).toEqual({ name: 'ingest', version: 2 })
+    const gone = await http.request('GET', `${CHOREOGRAPHIES}/ingest`)
+    expect(gone.status).toBe(404)
+    expect(errorOf(gone)).toEqual({
+      code: 'unknown-choreography',
+      message: 'no choreography ingest',
+    })
+    expect((await http.request('DELETE', `${CHOREOGRAPHIES}/ingest`)).status).toBe(404)
+  })
+
+  it('answers 405 with Allow to methods the choreography routes do not take', async () => {
+    const { http } = setup()
+    for (const [method, path, allow] of [
+      ['PUT', CHOREOGRAPHIES, 'GET, POST'],
+      ['POST', `${CHOREOGRAPHIES}/ingest`, 'GET, DELETE'],
+      ['GET', `${CHOREOGRAPHIES}/ingest/invocations`, 'POST'],
+    ] as const) {
+      const res = await http.request(method, path)
+      expect(res.status, `${method} ${path}`).toBe(405)
+      expect(res.headers.allow).toBe(allow)
+    }
+  })
+
+  it.each([
+    ['GET', '/v1/owners/ac%20me/choreographies', 'owner "ac me" may only contain'],
+    ['GET', '/v1/owners/acme/choreographies/a/b', 'choreography name "a/b" may only contain'],
+    ['GET', '/v1/owners/acme/choreographies/a%2Fb', 'choreography name "a/b" may only contain'],
+    ['DELETE', '/v1/owners/acme/choreographies/%2E%2E', "choreography name may not be '..'"],
+    ['POST', '/v1/owners/acme/choreographies/in%3F/invocations', 'choreography name "in?"'],
+    ['POST', '/v1/owners/../choreographies/x/invocations', "owner may not be '..'"],
+  ])('refuses the bad name in %s %s', async (method, path, message) => {
+    const { api, http } = setup()
+    const res = await http.request(method, path)
+    expect(res.status).toBe(400)
+    expect(errorOf(res).message).toContain(message)
+    expect(api.choreographyInvokes).toEqual([])
+  })
+
+  describe('invocations', () => {
+    const INVOKE_CHOREOGRAPHY = `${CHOREOGRAPHIES}/ingest/invocations`
+
+    it('waits by default and answers 200 with the view and its trace', async () => {
+      const { api, http } = setup()
+      const view = { id: 'run-1', status: 'succeeded', output: 3, peerId: SELF, trace: TRACE }
+      api.invokeChoreographyImpl = () => Promise.resolve(view as InvocationView)
+      const res = await http.request('POST', INVOKE_CHOREOGRAPHY, post({ input: { n: 1 } }))
+      expect(res.status).toBe(200)
+      expect(jsonOf(res)).toEqual(view)
+      expect(api.choreographyInvokes).toEqual([
+        { owner: 'acme', fn: 'ingest', input: { n: 1 }, wait: true },
+      ])
+      expect(api.invokes).toEqual([])
+    })
+
+    it('answers 202 with a Location when not waiting, and takes every invocation option', async () => {
+      const { api, http } = setup()
+      const res = await http.request(
+        'POST',
+        INVOKE_CHOREOGRAPHY,
+        post({ input: null, priority: 1, qos: 'latency', wait: false, idempotencyKey: 'k' }),
+      )
+      expect(res.status).toBe(202)
+      expect(res.headers.location).toBe('/v1/invocations/run-1')
+      expect(jsonOf(res)).toEqual({ id: 'run-1', status: 'queued' })
+      expect(api.choreographyInvokes).toEqual([
+        {
+          owner: 'acme',
+          fn: 'ingest',
+          input: null,
+          priority: 1,
+          qos: 'latency',
+          wait: false,
+          idempotencyKey: 'k',
+        },
+      ])
+    })
+
+    it('takes an empty body, and reads a choreography named "invocations"', async () => {
+      const { api, http } = setup()
+      expect((await http.request('POST', INVOKE_CHOREOGRAPHY)).status).toBe(200)
+      await http.request('POST', `${CHOREOGRAPHIES}/invocations/invocations`)
+      expect(api.choreographyInvokes.map((r) => r.fn)).toEqual(['ingest', 'invocations'])
+    })
+
+    it.each([
+      [{ wait: 'no' }, "field 'wait' must be true or false"],
+      [{ inputs: 1 }, 'unknown field "inputs"'],
+      [[1], 'the request body must be a JSON object'],
+    ])('refuses the body %j like a function invocation', async (body, message) => {
+      const { api, http } = setup()
+      const res = await http.request('POST', INVOKE_CHOREOGRAPHY, post(body))
+      expect(res.status).toBe(400)
+      expect(errorOf(res).message).toContain(message)
+      expect(api.choreographyInvokes).toEqual([])
+    })
+
+    it('answers 404 unknown-choreography when the peer knows no such choreography', async () => {
+      const { api, http } = setup()
+      api.invokeChoreographyImpl = () =>
+        Promise.reject(new ChorusError('unknown-choreography', 'no choreography ingest'))
+      const res = await http.request('POST', INVOKE_CHOREOGRAPHY)
+      expect(res.status).toBe(404)
+      expect(errorOf(res).code).toBe('unknown-choreography')
+    })
   })
 })

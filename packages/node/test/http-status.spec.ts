@@ -11,6 +11,7 @@ describe('httpStatus', () => {
       'not-found': 404,
       'unknown-owner': 404,
       'unknown-function': 404,
+      'unknown-choreography': 404,
       'unknown-invocation': 404,
       'not-responsible': 409,
       'stale-epoch': 409,

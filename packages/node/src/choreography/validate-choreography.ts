@@ -128,13 +128,12 @@ export function choreographyNameProblem(name: string): string | undefined {
   if (name.length > MAX_NAME_LENGTH) {
     return `a choreography name is at most ${MAX_NAME_LENGTH} characters`
   }
-  for (const segment of name.split('/')) {
-    if (segment === '' || segment === '.' || segment === '..' || !NAME_SEGMENT.test(segment)) {
-      return (
-        `choreography name ${JSON.stringify(name)} may only contain letters, digits, ` +
-        `'.', '_', '-' and '/' between non-empty segments`
-      )
-    }
+  // One segment, as the definitions store holds them: it is one path segment of the API.
+  if (name === '.' || name === '..' || !NAME_SEGMENT.test(name)) {
+    return (
+      `choreography name ${JSON.stringify(name)} may only contain letters, digits, ` +
+      `'.', '_' and '-'`
+    )
   }
   return undefined
 }

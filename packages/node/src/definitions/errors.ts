@@ -33,7 +33,7 @@ export class DefinitionRejectedError extends ChorusError {
 function rejectionCode(reason: DefinitionRejectionReason, kind: DefinitionKind): ChorusErrorCode {
   switch (reason) {
     case 'not-found':
-      return kind === 'function' ? 'unknown-function' : 'not-found'
+      return kind === 'function' ? 'unknown-function' : 'unknown-choreography'
     case 'too-large':
       return 'body-too-large'
     case 'malformed':

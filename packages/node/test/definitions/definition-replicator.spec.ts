@@ -404,7 +404,7 @@ describe('DefinitionReplicator over an in-memory bus', () => {
         code: 'unknown-function',
       })
       await expect(a.defs.deleteChoreography('acme', 'nope')).rejects.toMatchObject({
-        code: 'not-found',
+        code: 'unknown-choreography',
       })
     })
 
