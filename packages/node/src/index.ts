@@ -2,7 +2,9 @@
  * @packageDocumentation
  *
  * The Chorus peer daemon: libp2p host, directory (lookup-or-become), forwarding, scheduler
- * host, worker host, the HTTP API and the `chorus` CLI.
+ * host, placement on every peer's worker (function hosts), providers `mesh` and `http`,
+ * choreography runs, replicated definitions, the HTTP API and the `chorus` CLI. The HTTP
+ * client for applications is `@chorus/node/client`.
  *
  * @example
  * ```ts
@@ -31,8 +33,15 @@ export { startPeer } from './peer.js'
 export { ChorusError, asChorusError } from './errors.js'
 export type { ChorusErrorCode } from './errors.js'
 export type {
+  ChoreographyView,
+  DeployChoreographyRequest,
+  DeployFunctionRequest,
+  DeployedChoreography,
+  DeployedFunction,
+  FunctionView,
   InvocationStatus,
   InvocationView,
+  InvokeChoreographyRequest,
   InvokeRequest,
   MemberStateName,
   PeerApi,

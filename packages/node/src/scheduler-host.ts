@@ -126,8 +126,8 @@ interface Hosted {
   draining: boolean
   /** The version registered for each function of a non-builtin provider. */
   readonly versions: Map<string, string>
-  /** The workers its scheduler knows, and the health it was last told of each. */
-  readonly workers: Map<string, WorkerHealth>
+  /** The workers its scheduler knows, with the health and memory it was last told of. */
+  readonly workers: Map<string, { health: WorkerHealth; memoryMb: number }>
 }
 
 const RESULTS_KEPT = 100_000
@@ -148,7 +148,11 @@ export class SchedulerHost {
   constructor(init: SchedulerHostInit) {
     this.#init = init
     const every = Math.max(50, Math.min(1000, init.schedulerIdleMs / 4))
-    this.#sweep = setInterval(() => this.#deallocateIdle(), every)
+    this.#sweep = setInterval(() => {
+      this.#deallocateIdle()
+      // Load summaries bring each worker's memory after it joined: keep schedulers current.
+      this.workersChanged()
+    }, every)
     this.#sweep.unref()
   }
 
@@ -341,8 +345,11 @@ export class SchedulerHost {
 
   /** The mesh's workers changed (a peer joined, was suspected, died or left). */
   workersChanged(): void {
+    let offers: readonly WorkerOffer[] | undefined
     for (const hosted of this.#hosted.values()) {
-      if (this.#init.meshWide?.has(hosted.provider) === true) this.#syncWorkers(hosted)
+      if (this.#init.meshWide?.has(hosted.provider) !== true) continue
+      offers ??= this.#init.workers?.()
+      this.#syncWorkers(hosted, offers)
     }
   }
 
@@ -367,36 +374,38 @@ export class SchedulerHost {
    * they ran fails as `worker-lost`). A scheduler of a provider that is not mesh-wide
    * knows only this peer's worker.
    */
-  #syncWorkers(hosted: Hosted): void {
+  #syncWorkers(hosted: Hosted, meshOffers?: readonly WorkerOffer[]): void {
     const self: WorkerOffer = {
       id: this.#init.selfId,
       memoryMb: this.#init.workerMemoryMb,
       state: 'alive',
     }
     const meshWide = this.#init.meshWide?.has(hosted.provider) === true
-    const offers = meshWide ? (this.#init.workers?.() ?? [self]) : [self]
+    const offers = meshWide ? (meshOffers ?? this.#init.workers?.() ?? [self]) : [self]
     const seen = new Set<string>()
     for (const offer of offers) {
       seen.add(offer.id)
-      const health = HEALTH_OF[offer.state]
-      let known = hosted.workers.get(offer.id)
-      if (known === undefined || known === 'offline') {
+      const known = hosted.workers.get(offer.id)
+      let health: WorkerHealth = known?.health ?? 'offline'
+      if (health === 'offline' || known?.memoryMb !== offer.memoryMb) {
+        // Joining again updates the memory of a worker the scheduler knows, and revives it.
         this.#handle(hosted, {
           type: 'worker-joined',
           workerId: offer.id,
           memoryMb: offer.memoryMb,
         })
-        known = 'healthy'
+        health = 'healthy'
       }
-      if (known !== health) {
-        this.#handle(hosted, { type: 'worker-health', workerId: offer.id, health })
+      const wanted = HEALTH_OF[offer.state]
+      if (health !== wanted) {
+        this.#handle(hosted, { type: 'worker-health', workerId: offer.id, health: wanted })
       }
-      hosted.workers.set(offer.id, health)
+      hosted.workers.set(offer.id, { health: wanted, memoryMb: offer.memoryMb })
     }
-    for (const [id, health] of hosted.workers) {
-      if (seen.has(id) || health === 'offline') continue
+    for (const [id, known] of hosted.workers) {
+      if (seen.has(id) || known.health === 'offline') continue
       this.#handle(hosted, { type: 'worker-health', workerId: id, health: 'offline' })
-      hosted.workers.set(id, 'offline')
+      hosted.workers.set(id, { ...known, health: 'offline' })
     }
   }
 
