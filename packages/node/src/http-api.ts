@@ -25,6 +25,11 @@ import type {
 export interface HttpApiInit {
   /** Largest request body accepted, in bytes; a larger one is answered 413. Default 1 MiB. */
   readonly maxBodyBytes?: number
+  /**
+   * Largest body of a function deploy, which carries its code (base64 for a bundle).
+   * Default 72 MiB: a bundle as large as the code store takes (50 MiB), base64-encoded.
+   */
+  readonly maxDeployBodyBytes?: number
   /** How long a request may take (a waiting invocation included) before it is answered 504. Default 5 minutes. */
   readonly waitTimeoutMs?: number
   /** How often an event stream sends a heartbeat comment. Default 15 s. */
@@ -71,6 +76,7 @@ export interface HttpApi {
 
 export const HTTP_API_DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
+  maxDeployBodyBytes: 72 * 1024 * 1024,
   waitTimeoutMs: 5 * 60_000,
   heartbeatMs: 15_000,
 } as const
@@ -107,8 +113,8 @@ interface CoreRequest {
   readonly target: string
   /** Lower-case names. */
   readonly headers: Readonly<Record<string, string | undefined>>
-  /** The body, up to `maxBodyBytes`; rejects with `body-too-large` beyond. */
-  readBody(): Promise<Buffer>
+  /** The body, up to `limit` (default `maxBodyBytes`); rejects with `body-too-large` beyond. */
+  readBody(limit?: number): Promise<Buffer>
   /** Aborts when the server shuts down. */
   readonly signal: AbortSignal
 }
@@ -176,6 +182,7 @@ interface Instruments {
 class DefaultHttpApi implements HttpApi {
   readonly #api: PeerApi
   readonly #maxBodyBytes: number
+  readonly #maxDeployBodyBytes: number
   readonly #waitTimeoutMs: number
   readonly #log: (line: string) => void
   readonly #events: EventHub
@@ -185,6 +192,7 @@ class DefaultHttpApi implements HttpApi {
   constructor(api: PeerApi, init: HttpApiInit) {
     this.#api = api
     this.#maxBodyBytes = setting(init, 'maxBodyBytes')
+    this.#maxDeployBodyBytes = setting(init, 'maxDeployBodyBytes')
     this.#waitTimeoutMs = setting(init, 'waitTimeoutMs')
     const heartbeatMs = setting(init, 'heartbeatMs')
     this.#log = init.log ?? (() => {})
@@ -255,10 +263,8 @@ class DefaultHttpApi implements HttpApi {
       method: method.toUpperCase(),
       target: path,
       headers,
-      readBody: () =>
-        body.length > this.#maxBodyBytes
-          ? Promise.reject(tooLarge(this.#maxBodyBytes))
-          : Promise.resolve(body),
+      readBody: (limit = this.#maxBodyBytes) =>
+        body.length > limit ? Promise.reject(tooLarge(limit)) : Promise.resolve(body),
       signal: new AbortController().signal,
     })
     if (response.kind === 'full') return response
@@ -463,7 +469,7 @@ class DefaultHttpApi implements HttpApi {
     const owner = params.owner ?? ''
     const problem = ownerNameProblem(owner)
     if (problem !== undefined) throw new ChorusError('bad-request', problem)
-    const body = await readJsonBody(request)
+    const body = await readJsonBody(request, this.#maxDeployBodyBytes)
     if (body === undefined) throw new ChorusError('bad-request', 'a deploy needs a JSON body')
     const deploy = deployRequest(owner, body)
     const deployed = await this.#api.deployFunction(deploy)
@@ -736,7 +742,7 @@ async function invokeWith(
  * The request's JSON body, or undefined when it has none. A body needs
  * `Content-Type: application/json` (415 otherwise); bad UTF-8 or JSON is 400 `invalid-json`.
  */
-async function readJsonBody(request: CoreRequest): Promise<unknown> {
+async function readJsonBody(request: CoreRequest, limit?: number): Promise<unknown> {
   const contentType = request.headers['content-type']
   if (contentType !== undefined && !isJsonMediaType(contentType)) {
     throw new HttpOnlyError(
@@ -744,7 +750,7 @@ async function readJsonBody(request: CoreRequest): Promise<unknown> {
       `Content-Type must be application/json, not ${truncate(contentType)}`,
     )
   }
-  const raw = await request.readBody()
+  const raw = await request.readBody(limit)
   if (raw.length === 0) return undefined
   if (contentType === undefined) {
     throw new HttpOnlyError(
@@ -1069,11 +1075,11 @@ function tooLarge(max: number): ChorusError {
 function bodyReader(
   req: IncomingMessage,
   max: number,
-): { read: () => Promise<Buffer>; isSmall: () => boolean } {
+): { read: (limit?: number) => Promise<Buffer>; isSmall: () => boolean } {
   const header = req.headers['content-length']
   const declared = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined
   let reading: Promise<Buffer> | undefined
-  const read = (): Promise<Buffer> => {
+  const read = (max: number): Promise<Buffer> => {
     if (declared !== undefined && declared > max) return Promise.reject(tooLarge(max))
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = []
@@ -1111,7 +1117,7 @@ function bodyReader(
     })
   }
   return {
-    read: () => (reading ??= read()),
+    read: (limit = max) => (reading ??= read(limit)),
     // Node drains a small unread body itself and keeps the connection alive.
     isSmall: () => declared !== undefined && declared <= max,
   }

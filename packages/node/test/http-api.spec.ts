@@ -265,6 +265,23 @@ describe('POST invocations', () => {
     expect(api.invokes).toHaveLength(1)
   })
 
+  it('takes a function deploy up to maxDeployBodyBytes (its code), other bodies up to maxBodyBytes', async () => {
+    const { api, http } = setup({ maxBodyBytes: 64, maxDeployBodyBytes: 200 })
+    const code = `export default async () => '${'x'.repeat(100)}'`
+    const deploy = JSON.stringify({ name: 'big', runtime: 'nodejs', code })
+    expect(deploy.length).toBeGreaterThan(64)
+    expect(deploy.length).toBeLessThanOrEqual(200)
+    const DEPLOY = '/v1/owners/acme/functions'
+    expect((await http.request('POST', DEPLOY, post(deploy))).status).toBe(201)
+    const tooBig = JSON.stringify({ name: 'big', runtime: 'nodejs', code: code.repeat(2) })
+    const refused = await http.request('POST', DEPLOY, post(tooBig))
+    expect(refused.status).toBe(413)
+    expect(errorOf(refused).message).toBe('the request body is larger than 200 bytes')
+    expect(api.deploys).toHaveLength(1)
+    const invoke = await http.request('POST', INVOKE, post(JSON.stringify({ input: code })))
+    expect(invoke.status).toBe(413)
+  })
+
   it('answers 415 to a body that is not declared as JSON', async () => {
     const { api, http } = setup()
     const plain = await http.request('POST', INVOKE, post('{}', { 'content-type': 'text/plain' }))
