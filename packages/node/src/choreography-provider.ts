@@ -85,6 +85,9 @@ export class ChoreographyProvider implements ProviderRuntime {
     signal: AbortSignal,
   ): Promise<unknown> {
     const { definitions, now } = this.#init
+    if (signal.aborted) {
+      return Promise.reject(new ChorusError('timeout', `choreography run ${id} was stopped`))
+    }
     const def = definitions.getChoreography(owner, name)
     if (def === undefined) {
       return Promise.reject(
@@ -116,13 +119,15 @@ export class ChoreographyProvider implements ProviderRuntime {
       reject = fail
     })
 
+    let finished = false
     const finish = (): void => {
+      finished = true
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       for (const step of steps.values()) step.abort()
       steps.clear()
       this.#traces.set(id, run.trace())
-      this.#live.delete(id)
+      if (this.#live.get(id) === run) this.#live.delete(id)
     }
     const carryOut = (effects: readonly RunEffect[]): void => {
       for (const effect of effects) {
@@ -155,7 +160,7 @@ export class ChoreographyProvider implements ProviderRuntime {
       arm()
     }
     const handle = (event: RunEvent): void => {
-      if (!this.#live.has(id)) return
+      if (finished) return
       carryOut(run.handle(event, now()))
     }
     const arm = (): void => {
@@ -186,7 +191,7 @@ export class ChoreographyProvider implements ProviderRuntime {
       )
     }
     const onAbort = (): void => {
-      if (!this.#live.has(id)) return
+      if (finished) return
       finish()
       reject(new ChorusError('timeout', `choreography run ${id} was stopped`))
     }

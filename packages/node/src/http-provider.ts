@@ -93,6 +93,7 @@ export class HttpProvider implements ProviderRuntime {
       text = await readLimited(response, this.#maxOutputBytes)
     } catch (err) {
       if (deadline.aborted) throw timedOut(url, timeoutMs)
+      if (signal.aborted) throw new ChorusError('internal', `invocation ${id} was cancelled`)
       throw err instanceof ChorusError
         ? err
         : new ChorusError('peer-unreachable', `reading ${url}'s answer failed: ${causeOf(err)}`)

@@ -8,6 +8,7 @@
  * invocations (`worker-unreachable`) rather than run them again elsewhere, since the
  * worker may have run them before it went silent.
  */
+import { BoundedMap } from './bounded-map.js'
 import { ChorusError } from './errors.js'
 import type { DispatchEffect, ProviderRuntime } from './scheduler-host.js'
 
@@ -16,6 +17,8 @@ export const EXECUTE_CANCEL_METHOD = 'execute.cancel'
 
 /** Invocations in one dispatch, at most (scheduler-core batches far fewer). */
 const MAX_DISPATCH_INVOCATIONS = 1_000
+/** Early cancels remembered, at most (a cancel for an invocation that never comes is kept). */
+const CANCELS_KEPT = 10_000
 /** How long past the function's own deadline the scheduler's peer waits for an answer. */
 const ANSWER_GRACE_MS = 30_000
 
@@ -57,12 +60,19 @@ export class RemoteWorkers {
   readonly #init: RemoteWorkersInit
   /** Invocations running here for other peers' schedulers. */
   readonly #running = new Map<string, AbortController>()
+  /** Cancels that came before their invocation started (while it was being prepared). */
+  readonly #cancelledEarly = new BoundedMap<string, true>(CANCELS_KEPT)
+  #stopped = false
 
   constructor(init: RemoteWorkersInit) {
     this.#init = init
     init.rpc.handle(EXECUTE_METHOD, (body, from) => this.#execute(parseExecute(body), from))
     init.rpc.handle(EXECUTE_CANCEL_METHOD, (body) => {
-      for (const id of parseIds(body)) this.#running.get(id)?.abort()
+      for (const id of parseIds(body)) {
+        const running = this.#running.get(id)
+        if (running) running.abort()
+        else this.#cancelledEarly.set(id, true)
+      }
       return true
     })
   }
@@ -121,6 +131,10 @@ export class RemoteWorkers {
     const outcomes = await Promise.all(
       dispatch.invocations.map(async (inv, i): Promise<ExecuteOutcome> => {
         const controller = new AbortController()
+        if (this.#stopped || this.#cancelledEarly.has(inv.id)) {
+          this.#cancelledEarly.delete(inv.id)
+          controller.abort()
+        }
         this.#running.set(inv.id, controller)
         this.#init.onExecute?.(dispatch.fn)
         try {
@@ -138,6 +152,7 @@ export class RemoteWorkers {
 
   /** Stops what runs here for other peers (this peer is stopping). */
   stop(): void {
+    this.#stopped = true
     for (const controller of this.#running.values()) controller.abort()
     this.#running.clear()
   }
