@@ -5,6 +5,7 @@
  * with the status `http-status.ts` gives its code. The routes and the decisions behind them are in
  * this package's README, under "HTTP API".
  */
+import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { FUNCTION_BOUNDS } from './definitions/index.js'
@@ -278,6 +279,8 @@ class DefaultHttpApi implements HttpApi {
   async listen(host: string, port: number): Promise<HttpServer> {
     const server = createServer()
     const shutdown = new AbortController()
+    // Every request in flight listens for the shutdown: as many as there are requests.
+    setMaxListeners(0, shutdown.signal)
     const inFlight = new Set<ServerResponse>()
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       inFlight.add(res)
