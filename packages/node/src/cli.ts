@@ -25,6 +25,7 @@ import { choreographyNameProblem } from './definitions/definition-op.js'
 import { ChorusError } from './errors.js'
 import { formatPairs, formatTable } from './format-table.js'
 import { functionNameProblem, ownerNameProblem } from './names.js'
+import { PackDirectoryError, packDirectory } from './pack-directory.js'
 import type {
   ChoreographyView,
   DeployedChoreography,
@@ -200,13 +201,17 @@ Examples:
     run: invoke,
   },
   deploy: {
-    help: () => `Usage: chorus deploy <owner>/<function> <file> [flags]
+    help: () => `Usage: chorus deploy <owner>/<function> <file-or-dir> [flags]
+       chorus deploy <owner>/<function> --url URL [flags]
 
 Deploys a function to the mesh through the asked peer; every peer learns it. Deploying the
-same name again makes a new version. <file> is the function's code:
+same name again makes a new version. <file-or-dir> is the function's code:
   a .js or .mjs file   an ES module whose default export is async (input, context) => output
+  a directory          packed into a bundle here (symlinks leading outside it are refused)
   a .tgz file          a bundle: nodejs loads its package.json main or index.js;
                        process runs --command in it
+With --url instead, the function is an external HTTP endpoint (provider http): each
+invocation is POST URL with { "value": input }, held to the owner's concurrency limit.
 
 Flags:
   --runtime nodejs|process   how the code runs (default: nodejs)
@@ -215,10 +220,13 @@ Flags:
   --memory MB                memory of one function host (default: the peer's, 128)
   --timeout MS               how long one invocation may run (default 60000)
   --concurrency N            invocations one host runs at once (default 1)
+  --url URL                  an http(s) endpoint that runs it (provider http; no code)
 ${CLIENT_FLAGS}
 Examples:
   chorus deploy acme/resize ./resize.mjs --memory 256 --timeout 10000
+  chorus deploy acme/thumbs ./thumbs/ --runtime process --command '["node", "server.mjs"]'
   chorus deploy acme/thumbs ./thumbs.tgz --runtime process --command '["./thumbs"]'
+  chorus deploy acme/geocode --url https://geo.example.com/run --timeout 5000
 `,
     run: deploy,
   },
@@ -453,6 +461,29 @@ function printInvocation(io: CliIo, view: InvocationView, json: boolean, waited:
   return view.status === 'failed' ? EXIT.failed : EXIT.ok
 }
 
+/** The deploy fields that carry the code in `path`: a module, a bundle, or a directory packed. */
+async function codeFields(path: string): Promise<{ code: string } | { codeBase64: string }> {
+  let info
+  try {
+    info = await stat(path)
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${messageOf(err)}`)
+  }
+  if (info.isDirectory()) {
+    try {
+      return { codeBase64: Buffer.from(await packDirectory(path)).toString('base64') }
+    } catch (err) {
+      if (err instanceof PackDirectoryError)
+        throw new UsageError(`cannot pack ${path}: ${err.message}`)
+      throw err
+    }
+  }
+  const bytes = await readFile(path)
+  return /\.(tgz|tar\.gz)$/.test(path)
+    ? { codeBase64: bytes.toString('base64') }
+    : { code: bytes.toString('utf8') }
+}
+
 async function deploy(args: readonly string[], io: CliIo): Promise<number> {
   const { client, json, values, positionals } = clientArgs('deploy', args, io, {
     runtime: { type: 'string' },
@@ -460,11 +491,16 @@ async function deploy(args: readonly string[], io: CliIo): Promise<number> {
     memory: { type: 'string' },
     timeout: { type: 'string' },
     concurrency: { type: 'string' },
+    url: { type: 'string' },
   })
   if (client === undefined) return EXIT.ok
-  if (positionals.length !== 2) {
+  const url = values.url
+  const wanted = url === undefined ? 2 : 1
+  if (positionals.length !== wanted) {
     throw new UsageError(
-      `expected <owner>/<function> <file>, got ${positionals.length} argument(s)`,
+      url === undefined
+        ? `expected <owner>/<function> <file-or-dir>, got ${positionals.length} argument(s)`
+        : `with --url, expected <owner>/<function> only, got ${positionals.length} argument(s)`,
     )
   }
   const [target = '', file = ''] = positionals
@@ -474,11 +510,16 @@ async function deploy(args: readonly string[], io: CliIo): Promise<number> {
   const name = target.slice(slash + 1)
   const problem = ownerNameProblem(owner) ?? functionNameProblem(name)
   if (problem !== undefined) throw new UsageError(problem)
-  const runtime = values.runtime ?? 'nodejs'
-  if (runtime !== 'nodejs' && runtime !== 'process') {
+  const runtime = values.runtime ?? (url === undefined ? 'nodejs' : undefined)
+  if (runtime !== undefined && runtime !== 'nodejs' && runtime !== 'process') {
     throw new UsageError(`--runtime must be nodejs or process, got ${JSON.stringify(runtime)}`)
   }
-  const body: Record<string, unknown> = { name, runtime }
+  const body: Record<string, unknown> = { name, ...(runtime === undefined ? {} : { runtime }) }
+  if (url !== undefined) {
+    if (values.command !== undefined) throw new UsageError('--url takes no --command')
+    body.provider = 'http'
+    body.url = url
+  }
   for (const [flag, field] of [
     ['memory', 'memoryMb'],
     ['timeout', 'timeoutMs'],
@@ -504,21 +545,7 @@ async function deploy(args: readonly string[], io: CliIo): Promise<number> {
     }
     body.command = command
   }
-  let info
-  try {
-    info = await stat(file)
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${messageOf(err)}`)
-  }
-  if (info.isDirectory()) {
-    throw new UsageError(`${file} is a directory: pack it first (tar czf fn.tgz -C ${file} .)`)
-  }
-  const bytes = await readFile(file)
-  if (/\.(tgz|tar\.gz)$/.test(file)) {
-    body.codeBase64 = bytes.toString('base64')
-  } else {
-    body.code = bytes.toString('utf8')
-  }
+  if (url === undefined) Object.assign(body, await codeFields(file))
   const path = `/v1/owners/${encodeURIComponent(owner)}/functions`
   const deployed = (await client.post(path, body)) as {
     name: string

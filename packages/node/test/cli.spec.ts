@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
@@ -10,6 +10,7 @@ import { parseChoreographyText } from '../src/choreography/index.js'
 import { main, type CliIo } from '../src/cli.js'
 import { PEER_CONFIG_OPTIONS, type PeerConfig } from '../src/config.js'
 import { ChorusError } from '../src/errors.js'
+import { extractBundle } from '../src/function-host/extract-bundle.js'
 import { createHttpApi, type HttpServer } from '../src/http-api.js'
 import { FakePeerApi, SELF, TRACE } from './fake-peer-api.js'
 
@@ -486,6 +487,51 @@ describe('the chorus program', () => {
 })
 
 describe('chorus deploy', () => {
+  it('packs a directory into a bundle, and refuses one with a symlink leading outside it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-cli-dir-'))
+    const fn = join(dir, 'fn')
+    await mkdir(join(fn, 'lib'), { recursive: true })
+    await writeFile(join(fn, 'index.js'), "export { default } from './lib/impl.js'\n")
+    await writeFile(join(fn, 'lib', 'impl.js'), 'export default async (x) => x\n')
+    const packed = await run(['deploy', 'acme/dir', fn, ...peer])
+    expect({ code: packed.code, stderr: packed.stderr }).toEqual({ code: 0, stderr: '' })
+    const sent = api.deploys.at(-1)?.code
+    expect(sent?.[0]).toBe(0x1f) // gzip: sent as codeBase64
+    const out = join(dir, 'out')
+    await mkdir(out)
+    await extractBundle(sent ?? new Uint8Array(), out)
+    expect(await readFile(join(out, 'lib', 'impl.js'), 'utf8')).toBe(
+      'export default async (x) => x\n',
+    )
+
+    await symlink('/etc/hostname', join(fn, 'leak'))
+    const refused = await run(['deploy', 'acme/dir', fn, ...peer])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/cannot pack .*fn.*outside/)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('deploys an external endpoint with --url (provider http, no code)', async () => {
+    const done = await run([
+      'deploy',
+      'acme/geo',
+      '--url',
+      'https://geo.example.com/run',
+      '--timeout',
+      '5000',
+      ...peer,
+    ])
+    expect({ code: done.code, stderr: done.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(api.deploys.at(-1)).toMatchObject({
+      owner: 'acme',
+      name: 'geo',
+      provider: 'http',
+      url: 'https://geo.example.com/run',
+      timeoutMs: 5000,
+    })
+    expect(api.deploys.at(-1)?.code).toBeUndefined()
+  })
+
   it('deploys a module file with its settings, and a new version the second time', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chorus-cli-deploy-'))
     const file = join(dir, 'double.mjs')
@@ -520,11 +566,12 @@ describe('chorus deploy', () => {
   })
 
   it.each([
-    [['deploy', 'acme/double'], /expected <owner>\/<function> <file>/],
+    [['deploy', 'acme/double'], /expected <owner>\/<function> <file-or-dir>/],
+    [['deploy', 'acme/f', 'x.mjs', '--url', 'http://127.0.0.1:1/'], /with --url, expected/],
+    [['deploy', 'acme/f', '--url', 'http://x/', '--command', '["a"]'], /--url takes no --command/],
     [['deploy', 'nofunction', 'x.mjs'], /expected <owner>\/<function>/],
     [['deploy', 'acme/f', '/nonexistent/file.mjs'], /cannot read/],
     [['deploy', 'acme/f', '/tmp', '--memory', '0'], /--memory must be a positive integer/],
-    [['deploy', 'acme/f', '/tmp'], /is a directory/],
     [['deploy', 'acme/f', '/tmp', '--runtime', 'python'], /--runtime must be nodejs or process/],
     [['deploy', 'acme/f', '/tmp', '--command', 'ls'], /--command must be a JSON array/],
   ])('refuses %j as a usage error', async (argv, message) => {
