@@ -42,6 +42,33 @@ const KILL_GRACE_MS = 2_000
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** Bytes of the host's stderr kept to explain a crash. */
 const STDERR_TAIL_CHARS = 4_096
+/**
+ * Runs a `process` host's command as its child, in its own process group, and passes its
+ * exit on. When the peer's IPC channel closes (the peer died, even by SIGKILL) it kills the
+ * command, removes the host's temp dir and takes the whole group down. Plain CommonJS for
+ * `node -e`, so that it starts fast and needs no file. Arguments: temp dir, command, args.
+ */
+const PROCESS_SUPERVISOR = `
+const { spawn } = require('node:child_process')
+const { rmSync } = require('node:fs')
+const [tmpDir, command, ...args] = process.argv.slice(1)
+process.on('disconnect', () => {
+  try { child.kill('SIGKILL') } catch {}
+  try { rmSync(tmpDir, { recursive: true, force: true }) } catch {}
+  try { process.kill(-process.pid, 'SIGKILL') } catch { process.exit(1) }
+})
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => child.kill(signal))
+const child = spawn(command, args, { stdio: 'inherit' })
+child.on('error', (err) => {
+  process.stderr.write('cannot start ' + command + ': ' + err.message + '\\n')
+  process.exit(127)
+})
+child.on('exit', (code, signal) => {
+  process.removeAllListeners('disconnect')
+  if (signal) process.kill(process.pid, signal)
+  process.exit(code ?? 1)
+})
+`
 /** Environment variables a host inherits from the peer; everything else it gets from its spec. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'SYSTEMROOT'] as const
 
@@ -97,7 +124,7 @@ interface Kill {
 
 export class FunctionHost {
   readonly spec: FunctionHostSpec
-  /** The host process' id (and, on POSIX, its process group's). */
+  /** The host process' id (and, on POSIX, its process group's): for `process`, the supervisor's. */
   readonly pid: number | undefined
   /** Resolves (never rejects) once the host process is gone and its temp dir removed. */
   readonly exited: Promise<HostExit>
@@ -544,12 +571,14 @@ function spawnHost(spec: FunctionHostSpec, tmp: string, port: number | undefined
   Object.assign(env, spec.env)
   const cwd = spec.codeDir ?? tmp
   if (spec.runtime === 'process') {
-    const [command = '', ...args] = spec.command ?? []
     env['PORT'] = String(port)
-    return spawn(command, args, {
+    // Through the supervisor, which leads the group and takes it down with it when this
+    // process dies, even by SIGKILL: an arbitrary executable does not watch its parent.
+    const command = spec.command ?? []
+    return spawn(process.execPath, ['-e', PROCESS_SUPERVISOR, '--', tmp, ...command], {
       cwd,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: OWN_PROCESS_GROUP,
     })
   }

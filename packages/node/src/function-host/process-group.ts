@@ -2,8 +2,9 @@
  * Function hosts run in their own process group (spawned `detached`), so that killing one
  * kills whatever it started too: `kill(-pgid, SIGKILL)`. Every live group is remembered with
  * its host's temp dir; when this process exits, all of them are killed and their dirs removed,
- * so hosts never outlive the peer that started them. (A `nodejs` host also exits, removing its
- * temp dir, when its IPC channel closes, which covers a peer that was SIGKILLed.)
+ * so hosts never outlive the peer that started them. (A `nodejs` host, and a `process` host's
+ * supervisor, also exit, removing the temp dir, when their IPC channel closes, which covers a
+ * peer that was SIGKILLed.)
  */
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'

@@ -14,9 +14,7 @@ const [mode, tmpDir] = process.argv.slice(3)
 const spec = { memoryMb: 64, concurrency: 1 }
 const nodejs = await FunctionHost.start({ ...spec, runtime: 'nodejs', code: 'export default async () => 1' }, { tmpDir })
 const serve = "require('http').createServer((q, s) => s.end('1')).listen(process.env.PORT, '127.0.0.1')"
-const proc = mode === 'exit'
-  ? await FunctionHost.start({ ...spec, runtime: 'process', command: [process.execPath, '-e', serve] }, { tmpDir })
-  : undefined
+const proc = await FunctionHost.start({ ...spec, runtime: 'process', command: [process.execPath, '-e', serve] }, { tmpDir })
 process.stdout.write(JSON.stringify({ nodejs: nodejs.pid, process: proc?.pid }) + '\\n')
 if (mode === 'exit') process.exit(0)
 setInterval(() => {}, 1000)
@@ -64,12 +62,14 @@ describe('function hosts and their temp dirs never outlive their parent', SLOW, 
     expect(readdirSync(hostDirs)).toEqual([])
   })
 
-  it('leave, for nodejs hosts, when the parent is SIGKILLed (the IPC channel closes)', async () => {
+  it('leave when the parent is SIGKILLed (the IPC channel closes), process hosts with what they run', async () => {
     const { child, exited, pids, hostDirs } = await parent('wait')
     expect(gone(pids.nodejs)).toBe(false)
+    expect(gone(pids.process)).toBe(false)
     child.kill('SIGKILL')
     await exited
     await waitFor('the nodejs host to be gone', () => gone(pids.nodejs))
-    expect(readdirSync(hostDirs)).toEqual([])
+    await waitFor('the process host to be gone', () => gone(pids.process))
+    await waitFor('their temp dirs to be removed', () => readdirSync(hostDirs).length === 0)
   })
 })

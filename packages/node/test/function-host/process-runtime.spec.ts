@@ -3,7 +3,16 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FunctionHost, hostFailureReason } from '../../src/function-host/index.js'
 import type { FunctionHostSpec } from '../../src/function-host/index.js'
-import { SLOW, gone, pidAlive, rejection, startHost, tempDir, waitFor } from './helpers.js'
+import {
+  SLOW,
+  gone,
+  pidAlive,
+  processGroup,
+  rejection,
+  startHost,
+  tempDir,
+  waitFor,
+} from './helpers.js'
 
 /** A tiny "executable": a Node HTTP server on $PORT answering POST /run { value }. */
 const SERVER = `
@@ -76,16 +85,18 @@ describe('FunctionHost, runtime process', SLOW, () => {
   it('runs a command on $PORT in its code dir with its env, warm on the same process', async () => {
     const host = await startHost(processSpec({ env: { GREETING: 'hi' } }))
     expect(host.startMs).toBeGreaterThan(0)
-    const first = await run(host, { n: 1 })
+    const first = (await run(host, { n: 1 })) as { pid: number }
     expect(first).toEqual({
       echo: { n: 1 },
-      pid: host.pid,
+      pid: expect.any(Number) as number,
       greeting: 'hello from the code dir',
       env: 'hi',
       port: String(host.port),
     })
+    // host.pid leads the group (the supervisor); the command runs in it.
+    expect(processGroup(host.pid ?? -1)).toContain(first.pid)
     const began = performance.now()
-    expect(await run(host, { n: 2 })).toMatchObject({ echo: { n: 2 }, pid: host.pid })
+    expect(await run(host, { n: 2 })).toMatchObject({ echo: { n: 2 }, pid: first.pid })
     expect(performance.now() - began).toBeLessThan(host.startMs)
   })
 
