@@ -189,6 +189,28 @@ describe('deployed functions on a mesh of three peers', () => {
     expect((await call(a, 'GET', '/v1/owners/initech/functions')).status).toBe(404)
   })
 
+  it('runs a function invoked at another peer at once after its deploy', async () => {
+    for (let i = 0; i < 10; i++) {
+      const name = `fresh${i}`
+      const deployed = await call(a, 'POST', '/v1/owners/race/functions', {
+        name,
+        runtime: 'nodejs',
+        code: `export default async (x) => x + ${i}`,
+      })
+      expect(deployed.status).toBe(201)
+      // At once, through another peer: one that has not heard of it yet pulls the definitions.
+      const ran = await call(b, 'POST', `/v1/owners/race/functions/${name}/invocations`, {
+        input: 100,
+      })
+      expect(ran.body, JSON.stringify(ran.body)).toMatchObject({
+        status: 'succeeded',
+        output: 100 + i,
+      })
+    }
+    const unknown = await call(b, 'POST', '/v1/owners/race/functions/never/invocations', {})
+    expect(unknown.status).toBe(404)
+  }, 60_000)
+
   it('deletes a function: 404 afterwards, for its definition and its invocations', async () => {
     await deploy('umbrella', { name: 'gone', runtime: 'nodejs', code: PID_FN })
     const ran = await invoke(b, 'umbrella', 'gone', 1)

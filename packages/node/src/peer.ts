@@ -79,6 +79,10 @@ const LEAVE_DRAIN_MS = 10_000
 /** How long a forwarded request that waits for its result may take. */
 const WAITING_FORWARD_TIMEOUT_MS = 15 * 60_000
 const QUEUEING_FORWARD_TIMEOUT_MS = 30_000
+/** At most one catch-up sync of definitions (for a name this peer lacks) this often. */
+const CATCH_UP_EVERY_MS = 1_000
+/** How long a request waits for a catch-up sync before it answers without it. */
+const CATCH_UP_TIMEOUT_MS = 2_000
 /** Rounds of lookup-or-become before an invocation is refused. */
 const ROUTE_ATTEMPTS = 10
 
@@ -165,6 +169,8 @@ export class ChorusPeer implements PeerApi {
   /** Outcomes on their way to entry peers (a leaving peer waits for them). */
   readonly #reports = new Set<Promise<unknown>>()
   #nextInvocation = 0
+  #catchingUp: Promise<boolean> | undefined
+  #caughtUpAt = Number.NEGATIVE_INFINITY
   #stopping = false
 
   readonly #invocations = this.#metrics.counter(
@@ -391,19 +397,24 @@ export class ChorusPeer implements PeerApi {
 
   async invoke(request: InvokeRequest): Promise<InvocationView> {
     if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
-    const provider = this.#providerOf(request.owner, request.fn)
+    const provider = await this.#afterCatchUp(
+      () => this.#providerOf(request.owner, request.fn),
+      'unknown-function',
+    )
     if (provider === BUILTIN_PROVIDER) validateBuiltinInput(request.fn, request.input)
     return this.#enter(request, provider)
   }
 
   async invokeChoreography(request: InvokeChoreographyRequest): Promise<InvocationView> {
     if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
-    if (this.#definitions.getChoreography(request.owner, request.fn) === undefined) {
-      throw new ChorusError(
-        'unknown-choreography',
-        `no choreography ${request.fn} for ${request.owner}`,
-      )
-    }
+    await this.#afterCatchUp(() => {
+      if (this.#definitions.getChoreography(request.owner, request.fn) === undefined) {
+        throw new ChorusError(
+          'unknown-choreography',
+          `no choreography ${request.fn} for ${request.owner}`,
+        )
+      }
+    }, 'unknown-choreography')
     return this.#enter(request, CHOREOGRAPHY_PROVIDER)
   }
 
@@ -430,6 +441,35 @@ export class ChorusPeer implements PeerApi {
       this.#invocations.inc(1, { status: 'error' })
       throw err
     }
+  }
+
+  /**
+   * Runs `look`; if it fails with `code` (a definition this peer does not have), pulls the
+   * definitions from the other peers once and runs it again: a deploy made at another peer a
+   * moment ago may not have arrived yet. Concurrent misses share one catch-up, and there is
+   * at most one per `CATCH_UP_EVERY_MS`, so that invoking what does not exist stays cheap.
+   */
+  async #afterCatchUp<T>(look: () => T | Promise<T>, code: ChorusError['code']): Promise<T> {
+    try {
+      return await look()
+    } catch (err) {
+      if (!(err instanceof ChorusError) || err.code !== code) throw err
+      if (!(await this.#catchUp())) throw err
+      return await look()
+    }
+  }
+
+  /** Syncs definitions with every other live peer, bounded; false if none was done now. */
+  #catchUp(): Promise<boolean> {
+    if (this.#catchingUp) return this.#catchingUp
+    const now = performance.now()
+    if (now - this.#caughtUpAt < CATCH_UP_EVERY_MS) return Promise.resolve(false)
+    this.#caughtUpAt = now
+    const others = this.#membership.liveIds().filter((id) => id !== this.peerId)
+    const syncs = Promise.allSettled(others.map((id) => this.#definitions.syncWith(id)))
+    const bounded = Promise.race([syncs, pause(CATCH_UP_TIMEOUT_MS)]).then(() => true)
+    this.#catchingUp = bounded.finally(() => (this.#catchingUp = undefined))
+    return this.#catchingUp
   }
 
   /** A choreography step: an invocation of the owner's function, entering the mesh here. */
@@ -684,7 +724,8 @@ export class ChorusPeer implements PeerApi {
           `${key} is at epoch ${hosted.epoch}, not ${body.epoch}`,
         )
       }
-      return this.#serveHere(key, body)
+      // The entry peer knew the function: this peer may not have received it yet.
+      return this.#afterCatchUp(() => this.#serveHere(key, body), 'unknown-function')
     })
     this.#channels.handle(RESULT_METHOD, (raw) => {
       const view = parseResult(raw)
