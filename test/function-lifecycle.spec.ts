@@ -16,37 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parsePeerConfig, type PeerConfig } from '../packages/node/src/config.js'
 import { startPeer } from '../packages/node/src/peer.js'
 import { allSeeAll, stopAll, tempDir, testConfig, waitFor, type TestPeer } from './support/mesh.js'
+import { call, send, type Answer } from './support/http.js'
 import { metricValue } from './support/metrics.js'
-
-interface Answer {
-  status: number
-  body: Record<string, unknown>
-}
 
 interface Invoked extends Answer {
   /** The function's output, when it succeeded. */
   out: { pid: number; count: number } & Record<string, unknown>
   error: { code: string; message: string } | undefined
   peerId: string
-}
-
-async function call(peer: TestPeer, method: string, path: string, body?: unknown): Promise<Answer> {
-  return send(peer, method, path, body === undefined ? undefined : JSON.stringify(body))
-}
-
-/** Sends `raw` as it is, for bodies that are not JSON. */
-async function send(
-  peer: TestPeer,
-  method: string,
-  path: string,
-  raw?: string,
-  contentType = 'application/json',
-): Promise<Answer> {
-  const res = await fetch(`${peer.httpUrl}${path}`, {
-    method,
-    ...(raw === undefined ? {} : { headers: { 'content-type': contentType }, body: raw }),
-  })
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
 }
 
 async function invoke(via: TestPeer, owner: string, fn: string, input: unknown): Promise<Invoked> {

@@ -7,21 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { allSeeAll, startMesh, stopAll, tempDir, waitFor, type TestPeer } from './support/mesh.js'
-
-interface Answer {
-  status: number
-  body: Record<string, unknown>
-}
-
-async function call(peer: TestPeer, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${peer.httpUrl}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  })
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-}
+import { call, type Answer } from './support/http.js'
 
 const PID_FN = 'export default async (input) => ({ pid: process.pid, v: 1, input })'
 

@@ -6,21 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { allSeeAll, startMesh, stopAll, waitFor, type TestPeer } from './support/mesh.js'
-
-interface Answer {
-  status: number
-  body: Record<string, unknown>
-}
-
-async function call(peer: TestPeer, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${peer.httpUrl}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  })
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-}
+import { call } from './support/http.js'
 
 const OWNER_LIMIT = 2
 

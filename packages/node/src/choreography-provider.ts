@@ -15,6 +15,7 @@ import {
   type RunEffect,
   type RunEvent,
   type RunTrace,
+  type ValidationContext,
 } from './choreography/index.js'
 import type { DefinitionReplicator } from './definitions/index.js'
 import { ChorusError } from './errors.js'
@@ -97,10 +98,7 @@ export class ChoreographyProvider implements ProviderRuntime {
     // Checked again: a function it calls may have been deleted since it was deployed.
     const checked = validateChoreography(
       { name, definition: def.definition },
-      {
-        functionExists: (fn) => definitions.getFunction(owner, fn) !== undefined,
-        choreography: (other) => definitions.getChoreography(owner, other)?.definition,
-      },
+      validationContext(definitions, owner),
     )
     if (!checked.ok) {
       const problems = checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')
@@ -198,6 +196,17 @@ export class ChoreographyProvider implements ProviderRuntime {
     signal.addEventListener('abort', onAbort, { once: true })
     carryOut(run.start(input, now()))
     return promise
+  }
+}
+
+/** What validating one of `owner`'s choreographies needs: its functions and choreographies. */
+export function validationContext(
+  definitions: Pick<DefinitionReplicator, 'getChoreography' | 'getFunction'>,
+  owner: string,
+): ValidationContext {
+  return {
+    functionExists: (fn) => definitions.getFunction(owner, fn) !== undefined,
+    choreography: (other) => definitions.getChoreography(owner, other)?.definition,
   }
 }
 

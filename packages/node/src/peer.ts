@@ -26,7 +26,11 @@ import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pHost, type ChorusLibp2p } from './libp2p-host.js'
 import { WorkerHostPool } from './function-host/index.js'
 import { MeshMembership } from './mesh-membership.js'
-import { CHOREOGRAPHY_PROVIDER, ChoreographyProvider } from './choreography-provider.js'
+import {
+  CHOREOGRAPHY_PROVIDER,
+  ChoreographyProvider,
+  validationContext,
+} from './choreography-provider.js'
 import { HTTP_PROVIDER, HttpProvider } from './http-provider.js'
 import { MESH_PROVIDER, MeshProvider } from './mesh-provider.js'
 import { MetricsRegistry } from './metrics.js'
@@ -538,10 +542,7 @@ export class ChorusPeer implements PeerApi {
     const { owner, name, definition } = request
     const checked = validateChoreography(
       { name, definition },
-      {
-        functionExists: (fn) => this.#definitions.getFunction(owner, fn) !== undefined,
-        choreography: (other) => this.#definitions.getChoreography(owner, other)?.definition,
-      },
+      validationContext(this.#definitions, owner),
     )
     if (!checked.ok) {
       const errors = checked.errors.map((e) => ({ path: e.path, code: e.code, message: e.message }))
