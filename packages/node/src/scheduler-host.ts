@@ -17,7 +17,7 @@ import { BUILTIN_FUNCTIONS, BUILTIN_PROVIDER, runBuiltin } from './builtin-provi
 import { ChorusError } from './errors.js'
 import type { RunTrace } from './choreography/index.js'
 import type { InvocationView, PeerEvent, SchedulerInfo } from './peer-api.js'
-import type { ExecuteAnswer } from './remote-worker.js'
+import type { RemoteWorkers } from './remote-worker.js'
 
 export interface SchedulerHostInit {
   selfId: string
@@ -45,16 +45,8 @@ export interface SchedulerHostInit {
   meshWide?: ReadonlySet<string>
   /** The peers that offer a worker now, this one included. */
   workers?: () => readonly WorkerOffer[]
-  remote?: {
-    dispatch(
-      worker: string,
-      owner: string,
-      provider: string,
-      dispatch: DispatchEffect,
-      signals: readonly AbortSignal[],
-      timeoutMs: number,
-    ): Promise<ExecuteAnswer>
-  }
+  /** Sends dispatches to other peers' workers. */
+  remote?: Pick<RemoteWorkers, 'dispatch'>
 }
 
 /** A peer's worker as the mesh sees it. */
