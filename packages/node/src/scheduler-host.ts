@@ -497,6 +497,22 @@ export class SchedulerHost {
     return trace === undefined ? {} : { trace }
   }
 
+  /** The worker refused the dispatch (busy): nothing runs, and the scheduler walks on. */
+  #refused(
+    hosted: Hosted,
+    dispatch: DispatchEffect,
+    controllers: readonly AbortController[],
+    message: string,
+  ): void {
+    dispatch.invocations.forEach((inv, i) => {
+      if (this.#running.get(inv.id) === controllers[i]) this.#running.delete(inv.id)
+    })
+    if (this.#hosted.get(hosted.key) !== hosted) return
+    this.#init.log?.(`${hosted.key}: ${dispatch.worker} busy for ${dispatch.fn}: ${message}`)
+    this.#init.onRefused?.(dispatch.worker)
+    this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
+  }
+
   /** Sends a dispatch to another peer's worker; its answer settles each invocation. */
   #runRemote(hosted: Hosted, dispatch: DispatchEffect): void {
     const controllers = dispatch.invocations.map((inv) => {
@@ -525,15 +541,7 @@ export class SchedulerHost {
     sent.then(
       (answer) => {
         if (answer.type === 'busy') {
-          dispatch.invocations.forEach((inv, i) => {
-            if (this.#running.get(inv.id) === controllers[i]) this.#running.delete(inv.id)
-          })
-          if (this.#hosted.get(hosted.key) !== hosted) return
-          this.#init.log?.(
-            `${hosted.key}: ${dispatch.worker} busy for ${dispatch.fn}: ${answer.message}`,
-          )
-          this.#init.onRefused?.(dispatch.worker)
-          this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
+          this.#refused(hosted, dispatch, controllers, answer.message)
           return
         }
         answerAll((inv, i) => {
@@ -594,13 +602,7 @@ export class SchedulerHost {
     acquiring.then(
       (lease) => {
         if (lease.type === 'busy') {
-          dispatch.invocations.forEach((inv, i) => {
-            if (this.#running.get(inv.id) === controllers[i]) this.#running.delete(inv.id)
-          })
-          if (this.#hosted.get(hosted.key) !== hosted) return
-          this.#init.log?.(`${hosted.key}: worker busy for ${dispatch.fn}: ${lease.message}`)
-          this.#init.onRefused?.(dispatch.worker)
-          this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
+          this.#refused(hosted, dispatch, controllers, lease.message)
           return
         }
         dispatch.invocations.forEach((inv, i) => {
