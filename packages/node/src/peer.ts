@@ -471,7 +471,14 @@ export class ChorusPeer implements PeerApi {
     this.#caughtUpAt = now
     const others = this.#membership.liveIds().filter((id) => id !== this.peerId)
     const syncs = Promise.allSettled(others.map((id) => this.#definitions.syncWith(id)))
-    const bounded = Promise.race([syncs, pause(CATCH_UP_TIMEOUT_MS)]).then(() => true)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CATCH_UP_TIMEOUT_MS)
+    })
+    const bounded = Promise.race([syncs, timeout]).then(() => {
+      clearTimeout(timer)
+      return true
+    })
     this.#catchingUp = bounded.finally(() => (this.#catchingUp = undefined))
     return this.#catchingUp
   }
