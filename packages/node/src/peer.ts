@@ -349,6 +349,7 @@ export class ChorusPeer implements PeerApi {
   async leave(): Promise<void> {
     if (this.#stopping) return
     this.#stopping = true
+    this.#remote.drain()
     await this.#membership.leave()
     const others = this.#membership.liveIds().filter((id) => id !== this.peerId)
     if (others.length > 0) {
@@ -367,7 +368,10 @@ export class ChorusPeer implements PeerApi {
       }
     }
     const deadline = performance.now() + LEAVE_DRAIN_MS
-    while ((this.#host.busy || this.#reports.size > 0) && performance.now() < deadline) {
+    while (
+      (this.#host.busy || this.#remote.busy || this.#reports.size > 0) &&
+      performance.now() < deadline
+    ) {
       await pause(20)
     }
   }

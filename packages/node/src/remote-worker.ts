@@ -63,6 +63,9 @@ export class RemoteWorkers {
   /** Cancels that came before their invocation started (while it was being prepared). */
   readonly #cancelledEarly = new BoundedMap<string, true>(CANCELS_KEPT)
   #stopped = false
+  #draining = false
+  /** Dispatches being prepared or run here. */
+  #executing = 0
 
   constructor(init: RemoteWorkersInit) {
     this.#init = init
@@ -118,13 +121,27 @@ export class RemoteWorkers {
 
   /** Runs a dispatch sent by another peer's scheduler on this peer's worker. */
   async #execute(request: ExecuteRequest, from: string): Promise<ExecuteAnswer> {
-    const { owner, provider, dispatch } = request
+    const { provider } = request
     const runtime = Object.hasOwn(this.#init.runtimes, provider)
       ? this.#init.runtimes[provider]
       : undefined
     if (runtime === undefined) {
       throw new ChorusError('bad-request', `this peer runs no provider ${provider}`)
     }
+    if (this.#draining) return { type: 'busy', message: 'this peer is leaving the mesh' }
+    this.#executing++
+    try {
+      return await this.#run(runtime, request, from)
+    } finally {
+      this.#executing--
+    }
+  }
+
+  async #run(
+    runtime: ProviderRuntime,
+    { owner, dispatch }: ExecuteRequest,
+    from: string,
+  ): Promise<ExecuteAnswer> {
     await this.#init.prepare?.(owner, dispatch, from)
     const lease = await runtime.acquire(owner, dispatch)
     if (lease.type === 'busy') return lease
@@ -151,8 +168,19 @@ export class RemoteWorkers {
   }
 
   /** Stops what runs here for other peers (this peer is stopping). */
+  /** Whether dispatches from other peers are being prepared or run here. */
+  get busy(): boolean {
+    return this.#executing > 0
+  }
+
+  /** Takes no new dispatch (they are answered busy); what runs here finishes. */
+  drain(): void {
+    this.#draining = true
+  }
+
   stop(): void {
     this.#stopped = true
+    this.#draining = true
     for (const controller of this.#running.values()) controller.abort()
     this.#running.clear()
   }

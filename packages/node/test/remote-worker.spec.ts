@@ -544,3 +544,43 @@ describe('RemoteWorkers.stop', () => {
     })
   })
 })
+
+describe('RemoteWorkers.drain (a leaving peer)', () => {
+  it('lets what runs finish, answers new dispatches busy, and says when it is idle', async () => {
+    const { runtime, scheduler, worker } = setup()
+    expect(worker.busy).toBe(false)
+    const first = dispatchOf(['a'])
+    const running = scheduler.dispatch(
+      WORKER,
+      OWNER,
+      PROVIDER,
+      first,
+      signalsFor(first).map((c) => c.signal),
+      1_000,
+    )
+    const run = await runtime.started('i1')
+    expect(worker.busy).toBe(true)
+
+    worker.drain()
+    const later = dispatchOf(['b'])
+    await expect(
+      scheduler.dispatch(
+        WORKER,
+        OWNER,
+        PROVIDER,
+        later,
+        signalsFor(later).map((c) => c.signal),
+        1_000,
+      ),
+    ).resolves.toEqual({ type: 'busy', message: 'this peer is leaving the mesh' })
+    expect(runtime.acquired).toHaveLength(1)
+    expect(run.signal.aborted).toBe(false)
+
+    run.result.resolve('a done')
+    await expect(running).resolves.toEqual({
+      type: 'done',
+      outcomes: [{ status: 'succeeded', output: 'a done' }],
+    })
+    expect(worker.busy).toBe(false)
+  })
+})
