@@ -9,6 +9,7 @@ const pureCores = [
   'packages/gossip/src/core/**/*.ts',
   'packages/node/src/choreography/**/*.ts',
   'packages/node/src/definitions/{canonical-json,hlc,definition-op,definition-log,sync-session}.ts',
+  'packages/node/src/function-host/response-parser.ts',
 ]
 
 export default tseslint.config(
