@@ -26,7 +26,7 @@
  *   await mesh.fn('boom')()
  * } catch (err) {
  *   if (!(err instanceof ChorusClientError)) throw err
- *   err.code // 'internal' (the invocation's error code), or the peer's: 'unknown-function', …
+ *   err.code // the invocation's ('function-error', 'timeout', …) or the peer's ('unknown-function', …)
  *   err.message // the function's own message
  *   err.invocationId // which invocation failed
  * }
