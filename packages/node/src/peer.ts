@@ -18,6 +18,7 @@ import {
   type FunctionDefinition,
 } from './definitions/index.js'
 import { validateChoreography } from './choreography/index.js'
+import { DefinitionsCatchUp } from './definitions-catch-up.js'
 import { DirectoryService } from './directory-service.js'
 import type { DirectoryEntry } from './directory-table.js'
 import { ChorusError, asChorusError } from './errors.js'
@@ -83,10 +84,6 @@ const LEAVE_DRAIN_MS = 10_000
 /** How long a forwarded request that waits for its result may take. */
 const WAITING_FORWARD_TIMEOUT_MS = 15 * 60_000
 const QUEUEING_FORWARD_TIMEOUT_MS = 30_000
-/** At most one catch-up sync of definitions (for a name this peer lacks) this often. */
-const CATCH_UP_EVERY_MS = 1_000
-/** How long a request waits for a catch-up sync before it answers without it. */
-const CATCH_UP_TIMEOUT_MS = 2_000
 /** Rounds of lookup-or-become before an invocation is refused. */
 const ROUTE_ATTEMPTS = 10
 
@@ -161,6 +158,7 @@ export class ChorusPeer implements PeerApi {
   readonly #directory: DirectoryService
   readonly #host: SchedulerHost
   readonly #remote: RemoteWorkers
+  readonly #catchUp: DefinitionsCatchUp
   readonly #definitions: DefinitionReplicator
   readonly #pool: WorkerHostPool
   readonly #metrics = new MetricsRegistry()
@@ -173,8 +171,6 @@ export class ChorusPeer implements PeerApi {
   /** Outcomes on their way to entry peers (a leaving peer waits for them). */
   readonly #reports = new Set<Promise<unknown>>()
   #nextInvocation = 0
-  #catchingUp: Promise<boolean> | undefined
-  #caughtUpAt = Number.NEGATIVE_INFINITY
   #stopping = false
 
   readonly #invocations = this.#metrics.counter(
@@ -223,6 +219,11 @@ export class ChorusPeer implements PeerApi {
       rpc: this.#channels,
       livePeers: () => this.#membership.liveIds(),
       log: (line) => log(`definitions: ${line}`),
+    })
+    this.#catchUp = new DefinitionsCatchUp({
+      peers: () => this.#membership.liveIds().filter((id) => id !== this.peerId),
+      syncWith: (peer) => this.#definitions.syncWith(peer),
+      now: () => performance.now(),
     })
     this.#pool = new WorkerHostPool({
       memoryMb: config.workerMemoryMb,
@@ -405,7 +406,7 @@ export class ChorusPeer implements PeerApi {
 
   async invoke(request: InvokeRequest): Promise<InvocationView> {
     if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
-    const provider = await this.#afterCatchUp(
+    const provider = await this.#catchUp.retry(
       () => this.#providerOf(request.owner, request.fn),
       'unknown-function',
     )
@@ -415,7 +416,7 @@ export class ChorusPeer implements PeerApi {
 
   async invokeChoreography(request: InvokeChoreographyRequest): Promise<InvocationView> {
     if (this.#stopping) throw new ChorusError('shutting-down', 'this peer is leaving the mesh')
-    await this.#afterCatchUp(() => {
+    await this.#catchUp.retry(() => {
       if (this.#definitions.getChoreography(request.owner, request.fn) === undefined) {
         throw new ChorusError(
           'unknown-choreography',
@@ -449,42 +450,6 @@ export class ChorusPeer implements PeerApi {
       this.#invocations.inc(1, { status: 'error' })
       throw err
     }
-  }
-
-  /**
-   * Runs `look`; if it fails with `code` (a definition this peer does not have), pulls the
-   * definitions from the other peers once and runs it again: a deploy made at another peer a
-   * moment ago may not have arrived yet. Concurrent misses share one catch-up, and there is
-   * at most one per `CATCH_UP_EVERY_MS`, so that invoking what does not exist stays cheap.
-   */
-  async #afterCatchUp<T>(look: () => T | Promise<T>, code: ChorusError['code']): Promise<T> {
-    try {
-      return await look()
-    } catch (err) {
-      if (!(err instanceof ChorusError) || err.code !== code) throw err
-      if (!(await this.#catchUp())) throw err
-      return await look()
-    }
-  }
-
-  /** Syncs definitions with every other live peer, bounded; false if none was done now. */
-  #catchUp(): Promise<boolean> {
-    if (this.#catchingUp) return this.#catchingUp
-    const now = performance.now()
-    if (now - this.#caughtUpAt < CATCH_UP_EVERY_MS) return Promise.resolve(false)
-    this.#caughtUpAt = now
-    const others = this.#membership.liveIds().filter((id) => id !== this.peerId)
-    const syncs = Promise.allSettled(others.map((id) => this.#definitions.syncWith(id)))
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CATCH_UP_TIMEOUT_MS)
-    })
-    const bounded = Promise.race([syncs, timeout]).then(() => {
-      clearTimeout(timer)
-      return true
-    })
-    this.#catchingUp = bounded.finally(() => (this.#catchingUp = undefined))
-    return this.#catchingUp
   }
 
   /** A choreography step: an invocation of the owner's function, entering the mesh here. */
@@ -737,7 +702,7 @@ export class ChorusPeer implements PeerApi {
         )
       }
       // The entry peer knew the function: this peer may not have received it yet.
-      return this.#afterCatchUp(() => this.#serveHere(key, body), 'unknown-function')
+      return this.#catchUp.retry(() => this.#serveHere(key, body), 'unknown-function')
     })
     this.#channels.handle(RESULT_METHOD, (raw) => {
       const view = parseResult(raw)
