@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { PEER_CONFIG_DEFAULTS, type PeerConfig } from '../../packages/node/src/config.js'
 import { startPeer, type RunningPeer } from '../../packages/node/src/peer.js'
+import { waitFor } from '../../packages/node/test/wait-for.js'
+
+export { waitFor }
 
 export interface TestPeer extends RunningPeer {
   readonly peerId: string
@@ -17,29 +20,6 @@ export interface TestPeer extends RunningPeer {
 }
 
 const ROOT = new URL('../../', import.meta.url).pathname
-
-/** Polls `check` until it returns something truthy, or fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 15_000,
-  everyMs = 25,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value
-      last = value
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-}
 
 export async function tempDir(prefix = 'chorus-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix))

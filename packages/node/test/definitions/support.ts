@@ -47,29 +47,7 @@ export function tombstone(fields: Partial<Omit<DefinitionOp, 'action'>> = {}): D
   }
 }
 
-/** Polls `check` until it returns something truthy, or fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  everyMs = 10,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value
-      last = value
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-}
+export { waitFor } from '../wait-for.js'
 
 /** A temp directory, removed by the returned cleanup. */
 export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {

@@ -5,7 +5,6 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach } from 'vitest'
 import {
   FunctionHost,
@@ -98,18 +97,7 @@ export function processGroup(pgid: number): number[] {
   return pids
 }
 
-/** Polls `check` until it holds, failing after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
+export { waitFor } from '../wait-for.js'
 
 /** Resolves with what a promise rejected with; fails if it resolved. */
 export async function rejection(promise: Promise<unknown>): Promise<Error> {
