@@ -173,11 +173,16 @@ describe('function hosts on a mesh of three peers', () => {
     return peer
   }
 
-  async function executions(fn: string): Promise<number> {
+  /** A per-function counter summed over the peers. */
+  async function counted(metric: string, fn: string): Promise<number> {
     const texts = await Promise.all(
       peers.map(async (p) => (await fetch(`${p.httpUrl}/metrics`)).text()),
     )
-    return texts.reduce((n, text) => n + metricValue(text, 'chorus_executions_total', { fn }), 0)
+    return texts.reduce((n, text) => n + metricValue(text, metric, { fn }), 0)
+  }
+
+  function executions(fn: string): Promise<number> {
+    return counted('chorus_executions_total', fn)
   }
 
   it('cold-starts a nodejs host, then reuses it warm: same process, its counter going on', async () => {
@@ -188,11 +193,18 @@ describe('function hosts on a mesh of three peers', () => {
     expect(cold.peerId).not.toBe(a.peerId)
     expect(isRunning(cold.out.pid)).toBe(true)
     expect(cold.out.pid).not.toBe(process.pid) // a child process, not the peer
+    expect(await counted('chorus_cold_starts_total', 'counter')).toBe(1)
 
     const warm = await invoke(c, 'warm', 'counter', { n: 2 })
     expect(warm.body.status).toBe('succeeded')
     expect(warm.peerId).toBe(cold.peerId)
     expect(warm.out).toEqual({ pid: cold.out.pid, count: 2, input: { n: 2 } })
+    expect(await counted('chorus_cold_starts_total', 'counter')).toBe(1)
+    expect(await executions('counter')).toBe(2)
+    // The warm host is on the worker that ran it, with its memory.
+    const metrics = await (await fetch(`${peerById(cold.peerId).httpUrl}/metrics`)).text()
+    expect(metricValue(metrics, 'chorus_function_hosts')).toBeGreaterThanOrEqual(1)
+    expect(metricValue(metrics, 'chorus_worker_memory_used_mb')).toBeGreaterThanOrEqual(128)
   }, 30_000)
 
   it('cold-starts a process host from a .tgz bundle, then reuses it warm', async () => {

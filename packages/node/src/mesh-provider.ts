@@ -38,6 +38,8 @@ export interface MeshProviderInit {
   readonly pool: WorkerHostPool
   /** Where bundles are extracted: `<dir>/<digest>`. */
   readonly bundleDir: string
+  /** Called for each invocation that starts a new function host (a cold start). */
+  readonly onColdStart?: (fn: string) => void
 }
 
 /** A `.tgz` starts with gzip's magic bytes; JavaScript source never does. */
@@ -99,7 +101,10 @@ export class MeshProvider implements ProviderRuntime {
     for (const g of got) {
       if (g.status === 'rejected') failure ??= g.reason
       else if (g.value.type === 'busy') busy ??= g.value.message
-      else hosts.push(g.value.host)
+      else {
+        hosts.push(g.value.host)
+        if (g.value.cold) this.#init.onColdStart?.(dispatch.fn)
+      }
     }
     if (failure !== undefined || busy !== undefined) {
       for (const host of hosts) pool.release(host)

@@ -187,6 +187,11 @@ export class ChorusPeer implements PeerApi {
     'Invocations that started running on this peer, by function',
     { labelNames: ['fn'] },
   )
+  readonly #coldStarts = this.#metrics.counter(
+    'chorus_cold_starts_total',
+    "Invocations that started a new function host on this peer's worker, by function",
+    { labelNames: ['fn'] },
+  )
   readonly #refusals = this.#metrics.counter(
     'chorus_dispatches_refused_total',
     'Dispatches a worker refused as busy (the scheduler walked on), by worker peer',
@@ -234,6 +239,7 @@ export class ChorusPeer implements PeerApi {
       definitions: this.#definitions,
       pool: this.#pool,
       bundleDir: join(config.dataDir, 'bundles'),
+      onColdStart: (fn) => this.#coldStarts.inc(1, { fn }),
     })
     const providers = {
       [MESH_PROVIDER]: mesh,
@@ -290,10 +296,21 @@ export class ChorusPeer implements PeerApi {
       'chorus_schedulers',
       'Schedulers this peer is responsible for',
     )
+    const functionHosts = this.#metrics.gauge(
+      'chorus_function_hosts',
+      "Function hosts on this peer's worker, starting ones included",
+    )
+    const workerMemoryUsed = this.#metrics.gauge(
+      'chorus_worker_memory_used_mb',
+      "Memory held by function hosts on this peer's worker, in MB (of --worker-memory)",
+    )
     this.#metrics.onCollect(() => {
       const local = this.#host.list()
       queueDepth.set(local.reduce((n, s) => n + s.pending, 0))
       hostedSchedulers.set(local.length)
+      const pool = this.#pool.stats()
+      functionHosts.set(pool.hosts.length)
+      workerMemoryUsed.set(pool.usedMb)
     })
     this.#registerHandlers()
   }
