@@ -199,3 +199,51 @@ export default async (input) => {
     expect(done.output).toBe('released')
   }, 60_000)
 })
+
+describe("placement across the mesh with OpenWhisk's walk (--placement openwhisk)", () => {
+  let peers: TestPeer[] = []
+  let journalDir = ''
+
+  beforeAll(async () => {
+    peers = await startMesh(3, { workerMemoryMb: 1024, placement: 'openwhisk' })
+    journalDir = await tempDir('chorus-journal-')
+    await waitFor('every peer to see all three alive', () => allSeeAll(peers), 15_000)
+  }, 30_000)
+
+  afterAll(async () => {
+    await stopAll(peers)
+  })
+
+  it('runs every invocation exactly once, on workers of several peers', async () => {
+    const deployer = peers[0] as TestPeer
+    const functions = 12
+    for (let i = 0; i < functions; i++) {
+      const answer = await post(deployer, `/v1/owners/walk/functions`, {
+        name: `w${i}`,
+        runtime: 'nodejs',
+        code: functionSource(i),
+        memoryMb: 64,
+        concurrency: 8,
+      })
+      expect(answer.status).toBe(201)
+    }
+    const journal = join(journalDir, 'walk.log')
+    const answers = await Promise.all(
+      Array.from({ length: 72 }, (_, n) =>
+        post(peers[n % 3] as TestPeer, `/v1/owners/walk/functions/w${n % functions}/invocations`, {
+          input: { journal, n },
+        }).then((answer) => ({ n, body: answer.body })),
+      ),
+    )
+    for (const { n, body } of answers) {
+      expect(body.status, JSON.stringify(body)).toBe('succeeded')
+      expect(body.output).toEqual({ fn: n % functions, doubled: n * 2 })
+    }
+    const ran = (await readFile(journal, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+    expect(ran.sort()).toEqual(answers.map((a) => a.body.id as string).sort())
+    expect(new Set(answers.map((a) => a.body.peerId)).size).toBeGreaterThan(1)
+  }, 60_000)
+})
