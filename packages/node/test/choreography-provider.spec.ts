@@ -7,24 +7,9 @@ import { ChoreographyProvider } from '../src/choreography-provider.js'
 import type { ChoreographyDefinition, FunctionDefinition } from '../src/definitions/index.js'
 import type { InvocationView } from '../src/peer-api.js'
 import type { DispatchEffect } from '../src/scheduler-host.js'
+import { deferred, type Deferred } from './deferred.js'
 
 const OWNER = 'alice'
-
-interface Deferred<T> {
-  readonly promise: Promise<T>
-  resolve(value: T): void
-  reject(err: unknown): void
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (err: unknown) => void
-  const promise = new Promise<T>((ok, fail) => {
-    resolve = ok
-    reject = fail
-  })
-  return { promise, resolve, reject }
-}
 
 function succeeded(output: unknown, peerId?: string): InvocationView {
   return { id: 'step', status: 'succeeded', output, ...(peerId === undefined ? {} : { peerId }) }

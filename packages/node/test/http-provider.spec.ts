@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FunctionDefinition } from '../src/definitions/index.js'
 import { HttpProvider, type HttpProviderInit } from '../src/http-provider.js'
 import type { DispatchEffect } from '../src/scheduler-host.js'
+import { deferred } from './deferred.js'
 
 const OWNER = 'alice'
 
@@ -18,19 +19,6 @@ interface Received {
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void
-
-interface Deferred<T> {
-  readonly promise: Promise<T>
-  resolve(value: T): void
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((ok) => {
-    resolve = ok
-  })
-  return { promise, resolve }
-}
 
 const routes = new Map<string, Route>()
 const received: Received[] = []

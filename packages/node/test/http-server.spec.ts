@@ -4,6 +4,7 @@ import { ChorusError } from '../src/errors.js'
 import { createHttpApi, type HttpApiInit, type HttpServer } from '../src/http-api.js'
 import type { InvocationView } from '../src/peer-api.js'
 import { FakePeerApi, SELF, event } from './fake-peer-api.js'
+import { deferred } from './deferred.js'
 
 const servers: HttpServer[] = []
 
@@ -40,12 +41,6 @@ async function openEvents(url: string) {
   const reader = res.body!.getReader()
   const opening = await readUntil(reader, (t) => t.includes('\n\n'))
   return { res, reader, abort, opening }
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => (resolve = r))
-  return { promise, resolve }
 }
 
 describe('listen()', () => {

@@ -13,27 +13,12 @@ import {
   type RemoteWorkersInit,
 } from '../src/remote-worker.js'
 import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../src/scheduler-host.js'
+import { deferred, type Deferred } from './deferred.js'
 
 const SCHEDULER = 'peer-scheduler'
 const WORKER = 'peer-worker'
 const OWNER = 'alice'
 const PROVIDER = 'mesh'
-
-interface Deferred<T> {
-  readonly promise: Promise<T>
-  resolve(value: T): void
-  reject(err: unknown): void
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (err: unknown) => void
-  const promise = new Promise<T>((ok, fail) => {
-    resolve = ok
-    reject = fail
-  })
-  return { promise, resolve, reject }
-}
 
 /** Resolves when `signal` aborts (at once if it has). */
 function aborted(signal: AbortSignal): Promise<void> {
