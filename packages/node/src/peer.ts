@@ -470,14 +470,10 @@ export class ChorusPeer implements PeerApi {
   }
 
   /** A choreography step: an invocation of the owner's function, entering the mesh here. */
-  #invokeStep(owner: string, fn: string, input: unknown): Promise<InvocationView> {
-    try {
-      const provider = this.#providerOf(owner, fn)
-      if (provider === BUILTIN_PROVIDER) validateBuiltinInput(fn, input)
-      return this.#enter({ owner, fn, input, wait: true }, provider)
-    } catch (err) {
-      return Promise.reject(asChorusError(err))
-    }
+  async #invokeStep(owner: string, fn: string, input: unknown): Promise<InvocationView> {
+    const provider = this.#providerOf(owner, fn)
+    if (provider === BUILTIN_PROVIDER) validateBuiltinInput(fn, input)
+    return this.#enter({ owner, fn, input, wait: true }, provider)
   }
 
   /** Which provider runs `owner`'s `fn`: a deployed function's, else builtin's echo and sleep. */
@@ -508,25 +504,17 @@ export class ChorusPeer implements PeerApi {
   }
 
   functions(owner: string): Promise<FunctionView[]> {
-    const list = this.#definitions.listFunctions(owner)
-    if (list.length === 0 && !this.#definitions.owners().includes(owner)) {
-      return Promise.reject(new ChorusError('unknown-owner', `no owner ${owner} on this mesh`))
-    }
-    return Promise.resolve(list.map(functionView))
+    return settled(() =>
+      this.#ofOwner(owner, this.#definitions.listFunctions(owner)).map(functionView),
+    )
   }
 
   function(owner: string, name: string): Promise<FunctionView> {
-    const def = this.#definitions.getFunction(owner, name)
-    if (def === undefined) {
-      return Promise.reject(new ChorusError('unknown-function', `no function ${name} for ${owner}`))
-    }
-    return Promise.resolve(functionView(def))
+    return settled(() => functionView(this.#deployedFunction(owner, name)))
   }
 
-  deleteFunction(owner: string, name: string): Promise<{ name: string; version: number }> {
-    if (this.#definitions.getFunction(owner, name) === undefined) {
-      return Promise.reject(new ChorusError('unknown-function', `no function ${name} for ${owner}`))
-    }
+  async deleteFunction(owner: string, name: string): Promise<{ name: string; version: number }> {
+    this.#deployedFunction(owner, name)
     return this.#definitions.deleteFunction(owner, name)
   }
 
@@ -552,30 +540,45 @@ export class ChorusPeer implements PeerApi {
   }
 
   choreographies(owner: string): Promise<ChoreographyView[]> {
-    const list = this.#definitions.listChoreographies(owner)
-    if (list.length === 0 && !this.#definitions.owners().includes(owner)) {
-      return Promise.reject(new ChorusError('unknown-owner', `no owner ${owner} on this mesh`))
-    }
-    return Promise.resolve(list.map(choreographyView))
+    return settled(() =>
+      this.#ofOwner(owner, this.#definitions.listChoreographies(owner)).map(choreographyView),
+    )
   }
 
   choreography(owner: string, name: string): Promise<ChoreographyView> {
-    const def = this.#definitions.getChoreography(owner, name)
-    if (def === undefined) {
-      return Promise.reject(
-        new ChorusError('unknown-choreography', `no choreography ${name} for ${owner}`),
-      )
-    }
-    return Promise.resolve(choreographyView(def))
+    return settled(() => choreographyView(this.#deployedChoreography(owner, name)))
   }
 
-  deleteChoreography(owner: string, name: string): Promise<{ name: string; version: number }> {
-    if (this.#definitions.getChoreography(owner, name) === undefined) {
-      return Promise.reject(
-        new ChorusError('unknown-choreography', `no choreography ${name} for ${owner}`),
-      )
-    }
+  async deleteChoreography(
+    owner: string,
+    name: string,
+  ): Promise<{ name: string; version: number }> {
+    this.#deployedChoreography(owner, name)
     return this.#definitions.deleteChoreography(owner, name)
+  }
+
+  /** `owner`'s definitions of one kind; `unknown-owner` when the mesh has none of theirs. */
+  #ofOwner<T>(owner: string, list: T[]): T[] {
+    if (list.length === 0 && !this.#definitions.owners().includes(owner)) {
+      throw new ChorusError('unknown-owner', `no owner ${owner} on this mesh`)
+    }
+    return list
+  }
+
+  #deployedFunction(owner: string, name: string): FunctionDefinition {
+    const def = this.#definitions.getFunction(owner, name)
+    if (def === undefined) {
+      throw new ChorusError('unknown-function', `no function ${name} for ${owner}`)
+    }
+    return def
+  }
+
+  #deployedChoreography(owner: string, name: string): ChoreographyDefinition {
+    const def = this.#definitions.getChoreography(owner, name)
+    if (def === undefined) {
+      throw new ChorusError('unknown-choreography', `no choreography ${name} for ${owner}`)
+    }
+    return def
   }
 
   async invocation(id: string): Promise<InvocationView | undefined> {
@@ -808,6 +811,15 @@ function choreographyView(def: ChoreographyDefinition): ChoreographyView {
     revision: def.revision,
     deployedAt: def.deployedAt,
     definition: def.definition,
+  }
+}
+
+/** What `compute` gives, as a promise: a throw becomes a rejection (as `PeerApi` promises). */
+function settled<T>(compute: () => T): Promise<T> {
+  try {
+    return Promise.resolve(compute())
+  } catch (err) {
+    return Promise.reject(asChorusError(err))
   }
 }
 
