@@ -21,7 +21,17 @@ export default tseslint.config(
       parserOptions: { project: ['./tsconfig.dev.json'], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
+      // Fire-and-forget has one shape, `background(work, onFailure)`: a `void promise` hides
+      // a rejection, and a two-argument `.then` lets a throwing fulfil handler escape.
+      '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='then'][arguments.length>=2]",
+          message:
+            'A throw in the fulfil handler of a two-argument .then escapes as an unhandled rejection: await in a try, or use background().',
+        },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },

@@ -30,3 +30,33 @@ describe('lint keeps the scheduler core pure', { timeout: 60_000 }, () => {
     ).toEqual([])
   })
 })
+
+/** Lints `code` as if it were a file of the peer's shell. */
+async function lintAsShell(code: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: process.cwd() })
+  const [result] = await eslint.lintText(code, { filePath: 'packages/node/src/peer-channels.ts' })
+  return (result?.messages ?? []).map((m) => m.message)
+}
+
+describe('lint gives fire-and-forget one shape', { timeout: 60_000 }, () => {
+  it.each([
+    [
+      'a two-argument .then (a throw in its fulfil handler escapes)',
+      'export function f(p: Promise<number>): void {\n  p.then(\n    (v) => console.log(v),\n    (e: unknown) => console.log(e),\n  )\n}\n',
+      /two-argument \.then/,
+    ],
+    [
+      'a voided promise',
+      'export function f(p: Promise<number>): void {\n  void p\n}\n',
+      /Promises must be awaited/,
+    ],
+  ])('flags %s', async (_what, code, message) => {
+    expect((await lintAsShell(code)).join('\n')).toMatch(message)
+  })
+
+  it('accepts .then(a).catch(b)', async () => {
+    const code =
+      'export function f(p: Promise<number>): void {\n  p.then((v) => console.log(v)).catch((e: unknown) => console.log(e))\n}\n'
+    expect(await lintAsShell(code)).toEqual([])
+  })
+})

@@ -310,7 +310,8 @@ for (const [signal, code] of [
   process.once(signal, () => {
     interrupted = true
     process.stderr.write(`\n${signal}: stopping the peers…\n`)
-    void mesh.stop().finally(() => process.exit(code))
+    const exit = (): never => process.exit(code)
+    mesh.stop().then(exit).catch(exit)
   })
 }
 

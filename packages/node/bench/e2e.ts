@@ -833,13 +833,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => shutdown(0),
-  (err: unknown) => {
+main()
+  .then(() => shutdown(0))
+  .catch((err: unknown) => {
     if (isShuttingDown()) return
     process.stderr.write(
       `bench:e2e failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     )
     return shutdown(1)
-  },
-)
+  })

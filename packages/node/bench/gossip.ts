@@ -976,13 +976,12 @@ async function main(): Promise<void> {
   else out('\n(d) soak skipped: run with --soak (5 minutes) or npm run bench:gossip:soak')
 }
 
-main().then(
-  () => shutdown(0),
-  (err: unknown) => {
+main()
+  .then(() => shutdown(0))
+  .catch((err: unknown) => {
     if (isShuttingDown()) return
     process.stderr.write(
       `bench:gossip failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     )
     return shutdown(1)
-  },
-)
+  })

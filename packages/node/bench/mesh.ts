@@ -637,13 +637,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => shutdown(0),
-  (err: unknown) => {
+main()
+  .then(() => shutdown(0))
+  .catch((err: unknown) => {
     if (isShuttingDown()) return
     process.stderr.write(
       `bench:mesh failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     )
     return shutdown(1)
-  },
-)
+  })

@@ -69,21 +69,29 @@ export function installCleanup(): void {
   process.on('exit', cleanupNow)
   const onSignal = (signal: NodeJS.Signals, code: number): void => {
     process.stderr.write(`\n${signal}: killing ${children.size} child process(es) and exiting\n`)
-    void shutdown(code)
+    shutdown(code).catch(exitAnyway(code))
   }
   process.on('SIGINT', () => onSignal('SIGINT', 130))
   process.on('SIGTERM', () => onSignal('SIGTERM', 143))
   process.on('SIGHUP', () => onSignal('SIGHUP', 129))
   process.on('uncaughtException', (err) => {
     process.stderr.write(`uncaught: ${err.stack ?? err.message}\n`)
-    void shutdown(1)
+    shutdown(1).catch(exitAnyway(1))
   })
   process.on('unhandledRejection', (err) => {
     process.stderr.write(
       `unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     )
-    void shutdown(1)
+    shutdown(1).catch(exitAnyway(1))
   })
+}
+
+/** A shutdown that fails still ends the process, with what it was going to exit with. */
+function exitAnyway(code: number): (err: unknown) => never {
+  return (err) => {
+    process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(code)
+  }
 }
 
 export function makeTempDir(prefix: string): string {

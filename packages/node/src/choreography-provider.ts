@@ -8,6 +8,7 @@
  * what `GET /v1/invocations/{id}` shows, while it runs and after.
  */
 import type { FunctionSpec } from '@chorus/scheduler-core'
+import { background } from './background.js'
 import { BoundedMap } from './bounded-map.js'
 import {
   ChoreographyRun,
@@ -171,8 +172,17 @@ export class ChoreographyProvider implements ProviderRuntime {
     const startStep = (taskId: string, fn: string, stepInput: unknown): void => {
       const controller = new AbortController()
       steps.set(taskId, controller)
-      this.#init.invokeStep(owner, fn, stepInput, controller.signal).then(
-        (view) => {
+      background(
+        async () => {
+          let view: InvocationView
+          try {
+            view = await this.#init.invokeStep(owner, fn, stepInput, controller.signal)
+          } catch (err) {
+            steps.delete(taskId)
+            const error = err instanceof Error ? err.message : String(err)
+            handle({ type: 'task-failed', taskId, error })
+            return
+          }
           steps.delete(taskId)
           if (view.status === 'succeeded') {
             handle({ type: 'task-completed', taskId, output: view.output, ...at(view) })
@@ -181,11 +191,7 @@ export class ChoreographyProvider implements ProviderRuntime {
             handle({ type: 'task-failed', taskId, error, ...at(view) })
           }
         },
-        (err: unknown) => {
-          steps.delete(taskId)
-          const error = err instanceof Error ? err.message : String(err)
-          handle({ type: 'task-failed', taskId, error })
-        },
+        (err) => this.#init.log?.(`bug: choreography run ${id}, step ${taskId}: ${String(err)}`),
       )
     }
     const onAbort = (): void => {

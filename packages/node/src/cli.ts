@@ -14,6 +14,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { stringify as stringifyYaml } from 'yaml'
+import { background } from './background.js'
 import {
   MAX_CHOREOGRAPHY_TEXT,
   parseChoreographyText,
@@ -49,6 +50,9 @@ export interface CliIo {
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
+
+/** How the process reports a rejection nobody handled (a bug): tests look for it. */
+export const UNHANDLED_REJECTION_MARK = 'chorus: bug: unhandled rejection:'
 
 export const DEFAULT_PEER_URL = 'http://127.0.0.1:7070'
 
@@ -312,14 +316,22 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
       }
       stopping = true
       io.stderr(`${signal}: stopping the peer (send it again to exit at once)\n`)
-      peer.stop().then(
-        () => {
-          stopListening()
-          resolve(EXIT.ok)
-        },
-        (err: unknown) => {
+      const stopped = async (): Promise<number> => {
+        try {
+          await peer.stop()
+          return EXIT.ok
+        } catch (err) {
           io.stderr(`chorus start: stopping failed: ${messageOf(err)}\n`)
+          return EXIT.failed
+        }
+      }
+      background(
+        stopped().then((code) => {
           stopListening()
+          resolve(code)
+        }),
+        (err) => {
+          io.stderr(`bug: stopping the peer threw: ${describeBug(err)}\n`)
           resolve(EXIT.failed)
         },
       )
@@ -1189,6 +1201,10 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+function describeBug(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err)
+}
+
 function isEntryPoint(): boolean {
   const script = process.argv[1]
   if (script === undefined) return false
@@ -1200,6 +1216,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // Every rejection should have been handled where it happened: one that was not is a bug
+  // in this program, reported with its stack (tests fail on this line), not a reason to
+  // take the peer down with everything it runs for others.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`${UNHANDLED_REJECTION_MARK} ${describeBug(reason)}\n`)
+  })
   // Piping into `head` closes stdout early; that is no error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err
@@ -1208,13 +1230,12 @@ if (isEntryPoint()) {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     env: process.env,
-  }).then(
-    (code) => {
+  })
+    .then((code) => {
       process.exitCode = code
-    },
-    (err: unknown) => {
+    })
+    .catch((err: unknown) => {
       process.stderr.write(`chorus: ${messageOf(err)}\n`)
       process.exitCode = EXIT.failed
-    },
-  )
+    })
 }

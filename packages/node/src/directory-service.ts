@@ -6,6 +6,7 @@
  * conflicting responsibles (after a partition healed) are found and merged.
  */
 import { randomUUID } from 'node:crypto'
+import { background } from './background.js'
 import { DirectoryTable, type DirectoryEntry, type RegisterOutcome } from './directory-table.js'
 import { ChorusError } from './errors.js'
 import type { PeerChannels } from './peer-channels.js'
@@ -63,7 +64,13 @@ export class DirectoryService {
 
   start(): void {
     const every = this.#init.reregisterEveryMs ?? 5_000
-    this.#timer = setInterval(() => void this.reregister(), every)
+    this.#timer = setInterval(
+      () =>
+        background(this.reregister(), (err) =>
+          this.#init.log?.(`bug: re-registering threw: ${String(err)}`),
+        ),
+      every,
+    )
     this.#timer.unref()
   }
 

@@ -8,6 +8,7 @@
 import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { background } from './background.js'
 import { FUNCTION_BOUNDS } from './definitions/index.js'
 import { choreographyNameProblem } from './definitions/definition-op.js'
 import { ChorusError } from './errors.js'
@@ -285,7 +286,9 @@ class DefaultHttpApi implements HttpApi {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       inFlight.add(res)
       res.once('close', () => inFlight.delete(res))
-      void this.#serve(req, res, shutdown.signal)
+      background(this.#serve(req, res, shutdown.signal), (err) =>
+        this.#log(`bug: serving ${req.method} ${req.url} threw: ${describe(err)}`),
+      )
     })
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void =>
@@ -372,11 +375,12 @@ class DefaultHttpApi implements HttpApi {
     } catch (err) {
       response = this.#errorResponse(err, request)
       // A stream that opens after its request gave up must not stay subscribed.
-      work.then(
-        (late) => {
-          if (late.kind === 'stream') late.attach(closedSink())
+      background(
+        async () => {
+          const late = await work.catch(() => undefined) // its failure is answered above
+          if (late?.kind === 'stream') late.attach(closedSink())
         },
-        () => {},
+        (err) => this.#log(`bug: closing a late stream threw: ${describe(err)}`),
       )
     }
     if (this.#instruments) {
@@ -1198,10 +1202,14 @@ function allClosed(open: ReadonlySet<ServerResponse>, graceMs: number): Promise<
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, graceMs)
     timer.unref()
-    void Promise.all(waiting.map((res) => new Promise((r) => res.once('close', r)))).then(() => {
-      clearTimeout(timer)
-      resolve()
-    })
+    const closed = Promise.all(waiting.map((res) => new Promise((r) => res.once('close', r))))
+    background(
+      closed.then(() => {
+        clearTimeout(timer)
+        resolve()
+      }),
+      () => resolve(),
+    )
   })
 }
 

@@ -22,6 +22,7 @@ import type { Message } from '@libp2p/gossipsub'
 import type { IdentifyResult } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { background } from './background.js'
 import type { ChorusLibp2p } from './libp2p-host.js'
 import type { MetricsRegistry } from './metrics.js'
 import type { MemberStateName, PeerEvent, PeerInfo, SchedulerInfo } from './peer-api.js'
@@ -307,7 +308,7 @@ export class MeshMembership {
           incarnation: effect.incarnation,
           addrs: effect.addrs,
         }
-        void this.#publish(MEMBERS_TOPIC, { updates: [update] })
+        this.#publishInBackground(MEMBERS_TOPIC, { updates: [update] })
       }
     }
     this.#arm()
@@ -335,7 +336,7 @@ export class MeshMembership {
         channels.send(effect.to, SWIM.sync, { updates: effect.updates, reply: effect.reply })
         return
       case 'broadcast':
-        void this.#publish(MEMBERS_TOPIC, { updates: effect.updates })
+        this.#publishInBackground(MEMBERS_TOPIC, { updates: effect.updates })
         return
       case 'member':
         this.#memberChanged(effect)
@@ -392,7 +393,9 @@ export class MeshMembership {
   #schedulePublish(delayMs: number): void {
     if (!this.#running) return
     this.#publishTimer = setTimeout(() => {
-      void this.#publishLoad()
+      background(this.#publishLoad(), (err) =>
+        this.#init.log(`bug: publishing the load summary threw: ${String(err)}`),
+      )
     }, delayMs)
     this.#publishTimer.unref()
   }
@@ -427,6 +430,12 @@ export class MeshMembership {
       await this.#publish(LOAD_TOPIC, summary)
     }
     this.#schedulePublish(PUBLISH_POLICY_DEFAULTS.minIntervalMs)
+  }
+
+  #publishInBackground(topic: string, body: unknown): void {
+    background(this.#publish(topic, body), (err) =>
+      this.#init.log(`bug: publishing on ${topic} threw: ${String(err)}`),
+    )
   }
 
   async #publish(topic: string, body: unknown): Promise<void> {

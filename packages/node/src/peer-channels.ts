@@ -9,6 +9,7 @@
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { background } from './background.js'
 import { ChorusError, asChorusError, type ChorusErrorCode } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encodeFrame } from './frame-codec.js'
 
@@ -108,7 +109,7 @@ class Channel {
   close(err?: Error): void {
     if (this.closed) return
     if (err) this.stream.abort(err)
-    else void this.stream.close().catch(() => this.stream.abort(new Error('close failed')))
+    else background(this.stream.close(), () => this.stream.abort(new Error('close failed')))
     this.#fail(new ChorusError('peer-unreachable', `channel to ${this.peerId} closed`))
   }
 
@@ -140,16 +141,26 @@ class Channel {
       else pending.reject(new ChorusError(frame.e.code, frame.e.message))
       return
     }
-    void this.owner.dispatch(frame.m, frame.b, this.peerId).then(
-      (result) => {
-        if (frame.t === 'req' && !this.closed)
-          this.#answer({ t: 'res', id: frame.id, ok: true, b: result })
-      },
-      (err: unknown) => {
-        if (frame.t === 'req' && !this.closed) {
-          this.#answer({ t: 'res', id: frame.id, ok: false, e: asChorusError(err).toJSON() })
+    const answering = this.owner.dispatch(frame.m, frame.b, this.peerId)
+    if (frame.t === 'msg') {
+      // Nobody waits for a one-way message's outcome: a failure is only worth a line.
+      background(answering, (err) =>
+        this.owner.log(`${frame.m} from ${this.peerId} failed: ${asChorusError(err).message}`),
+      )
+      return
+    }
+    const id = frame.id
+    background(
+      async () => {
+        let answer: Frame
+        try {
+          answer = { t: 'res', id, ok: true, b: await answering }
+        } catch (err) {
+          answer = { t: 'res', id, ok: false, e: asChorusError(err).toJSON() }
         }
+        if (!this.closed) this.#answer(answer)
       },
+      (err) => this.owner.log(`answering ${frame.m} from ${this.peerId} failed: ${String(err)}`),
     )
   }
 
@@ -158,7 +169,7 @@ class Channel {
       this.write(frame)
     } catch (err) {
       // An answer too big for a frame becomes an error answer; a closed channel drops it.
-      if (err instanceof FrameError && frame.t === 'res') {
+      if (err instanceof FrameError && frame.t === 'res' && !this.closed) {
         this.write({
           t: 'res',
           id: frame.id,
@@ -273,12 +284,17 @@ export class PeerChannels {
     return channel.request(method, body, timeoutMs)
   }
 
-  /** Sends a one-way message; failures are logged, not thrown. */
+  /**
+   * Sends a one-way message. A failure (no channel, or one that closed while it opened)
+   * is logged, never thrown: nothing waits for a one-way message.
+   */
   send(peerId: string, method: string, body: unknown): void {
-    this.#channelTo(peerId, this.#requestTimeoutMs).then(
-      (channel) => channel.write({ t: 'msg', m: method, b: body }),
-      (err: unknown) =>
-        this.#log(`send ${method} to ${peerId} failed: ${asChorusError(err).message}`),
+    background(
+      async () => {
+        const channel = await this.#channelTo(peerId, this.#requestTimeoutMs)
+        channel.write({ t: 'msg', m: method, b: body })
+      },
+      (err) => this.#log(`send ${method} to ${peerId} failed: ${asChorusError(err).message}`),
     )
   }
 

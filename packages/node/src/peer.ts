@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
+import { background } from './background.js'
 import { BUILTIN_PROVIDER, isBuiltinFunction, validateBuiltinInput } from './builtin-provider.js'
 import type { PeerConfig } from './config.js'
 import {
@@ -325,7 +326,11 @@ export class ChorusPeer implements PeerApi {
     await this.#membership.start()
     await this.#definitions.start()
     this.#directory.start()
-    for (const address of this.#config.join) void this.#joinThrough(address)
+    for (const address of this.#config.join) {
+      background(this.#joinThrough(address), (err) =>
+        this.#log(`bug: joining through ${address} threw: ${String(err)}`),
+      )
+    }
   }
 
   /**
@@ -744,7 +749,9 @@ export class ChorusPeer implements PeerApi {
     for (const [key, entry] of this.#locations) {
       if (!this.#membership.isLive(entry.peerId)) this.#locations.delete(key)
     }
-    void this.#directory.reregister()
+    background(this.#directory.reregister(), (err) =>
+      this.#log(`bug: re-registering threw: ${String(err)}`),
+    )
     this.#definitions.peersChanged()
     this.#host.workersChanged()
   }

@@ -12,6 +12,7 @@ import {
   type SchedulerEvent,
   type WorkerHealth,
 } from '@chorus/scheduler-core'
+import { background } from './background.js'
 import { BoundedMap } from './bounded-map.js'
 import { BUILTIN_FUNCTIONS, BUILTIN_PROVIDER, runBuiltin } from './builtin-provider.js'
 import { ChorusError } from './errors.js'
@@ -308,20 +309,26 @@ export class SchedulerHost {
     for (const q of queued) {
       this.#handle(hosted, { type: 'invocation-withdrawn', invocationId: q.id })
       this.#live.delete(q.id)
-      forward({ id: q.id, fn: q.fn, input: q.input, priority: q.priority }).then(
-        (view) => {
+      background(
+        async () => {
+          let view: InvocationView
+          try {
+            view = await forward({ id: q.id, fn: q.fn, input: q.input, priority: q.priority })
+          } catch (err) {
+            this.#settle({
+              id: q.id,
+              status: 'failed',
+              error: {
+                code: 'peer-unreachable',
+                message: `handing off to another scheduler failed: ${String(err)}`,
+              },
+            })
+            return
+          }
           if (view.status === 'succeeded' || view.status === 'failed') this.#settle(view)
           else this.#handOver(view)
         },
-        (err: unknown) =>
-          this.#settle({
-            id: q.id,
-            status: 'failed',
-            error: {
-              code: 'peer-unreachable',
-              message: `handing off to another scheduler failed: ${String(err)}`,
-            },
-          }),
+        (err) => this.#bug(`handing off ${q.id}`, err),
       )
     }
     this.#init.emit({
@@ -474,21 +481,19 @@ export class SchedulerHost {
     const controller = new AbortController()
     this.#running.set(id, controller)
     this.#init.onExecute?.(fn)
-    runBuiltin(fn, input, controller.signal).then(
-      (output) =>
-        this.#answered(hosted, controller, id, {
-          type: 'invocation-completed',
-          invocationId: id,
-          attempt,
-          output,
-        }),
-      (err: unknown) =>
-        this.#answered(hosted, controller, id, {
-          type: 'invocation-failed',
-          invocationId: id,
-          attempt,
-          error: err instanceof Error ? err.message : String(err),
-        }),
+    background(
+      async () => {
+        let event: SchedulerEvent
+        try {
+          const output = await runBuiltin(fn, input, controller.signal)
+          event = { type: 'invocation-completed', invocationId: id, attempt, output }
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err)
+          event = { type: 'invocation-failed', invocationId: id, attempt, error }
+        }
+        this.#answered(hosted, controller, id, event)
+      },
+      (err) => this.#bug(`answering ${id}`, err),
     )
   }
 
@@ -538,8 +543,21 @@ export class SchedulerHost {
           spec?.timeoutMs ?? 60_000,
         )
       : Promise.reject(new Error('this peer cannot dispatch to other peers'))
-    sent.then(
-      (answer) => {
+    background(
+      async () => {
+        let answer: Awaited<typeof sent>
+        try {
+          answer = await sent
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err)
+          answerAll((inv) => ({
+            type: 'invocation-failed',
+            invocationId: inv.id,
+            attempt: inv.attempt,
+            error: `worker ${dispatch.worker} did not answer: ${message}`,
+          }))
+          return
+        }
         if (answer.type === 'busy') {
           this.#refused(hosted, dispatch, controllers, answer.message)
           return
@@ -561,15 +579,7 @@ export class SchedulerHost {
               }
         })
       },
-      (err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err)
-        answerAll((inv) => ({
-          type: 'invocation-failed',
-          invocationId: inv.id,
-          attempt: inv.attempt,
-          error: `worker ${dispatch.worker} did not answer: ${message}`,
-        }))
-      },
+      (err) => this.#bug(`answering a dispatch to ${dispatch.worker}`, err),
     )
   }
 
@@ -599,8 +609,16 @@ export class SchedulerHost {
     const acquiring = runtime
       ? runtime.acquire(hosted.owner, dispatch)
       : Promise.reject(new Error(`no provider ${hosted.provider} on this peer`))
-    acquiring.then(
-      (lease) => {
+    background(
+      async () => {
+        let lease: Awaited<typeof acquiring>
+        try {
+          lease = await acquiring
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err)
+          dispatch.invocations.forEach((_, i) => fail(i, message))
+          return
+        }
         if (lease.type === 'busy') {
           this.#refused(hosted, dispatch, controllers, lease.message)
           return
@@ -608,22 +626,27 @@ export class SchedulerHost {
         dispatch.invocations.forEach((inv, i) => {
           const controller = controllers[i] as AbortController
           this.#init.onExecute?.(dispatch.fn)
-          lease.run(i, inv.id, inv.input, controller.signal).then(
-            (output) =>
+          background(
+            async () => {
+              let output: unknown
+              try {
+                output = await lease.run(i, inv.id, inv.input, controller.signal)
+              } catch (err) {
+                fail(i, err instanceof Error ? err.message : String(err))
+                return
+              }
               this.#answered(hosted, controller, inv.id, {
                 type: 'invocation-completed',
                 invocationId: inv.id,
                 attempt: inv.attempt,
                 output,
-              }),
-            (err: unknown) => fail(i, err instanceof Error ? err.message : String(err)),
+              })
+            },
+            (err) => this.#bug(`answering ${inv.id}`, err),
           )
         })
       },
-      (err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err)
-        dispatch.invocations.forEach((_, i) => fail(i, message))
-      },
+      (err) => this.#bug(`running a dispatch of ${dispatch.fn}`, err),
     )
   }
 
@@ -638,6 +661,13 @@ export class SchedulerHost {
     const waiters = this.#waiters.get(view.id)
     this.#waiters.delete(view.id)
     for (const w of waiters ?? []) w(view)
+  }
+
+  /** A handler that threw where it cannot: a bug here, logged with its stack. */
+  #bug(what: string, err: unknown): void {
+    this.#init.log?.(
+      `bug: ${what} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    )
   }
 
   #settle(view: InvocationView): void {

@@ -465,10 +465,9 @@ describe('the chorus program', () => {
     return exec(process.execPath, ['--conditions=chorus-source', '--import', 'tsx', cli, ...args], {
       cwd: root,
       env: { ...process.env, CHORUS_PEER: '' },
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (err: { code: number; stdout: string; stderr: string }) => err,
-    )
+    })
+      .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }))
+      .catch((err: { code: number; stdout: string; stderr: string }) => err)
   }
 
   it('runs as a program: help exits 0', async () => {

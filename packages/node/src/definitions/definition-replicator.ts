@@ -12,6 +12,7 @@
  * It needs two narrow things from the network, `DefinitionGossip` (gossipsub) and
  * `DefinitionRpc` (PeerChannels fits as it is), so tests can wire peers in memory.
  */
+import { background } from '../background.js'
 import { ChorusError, asChorusError } from '../errors.js'
 import { CodeStore, DEFAULT_MAX_CODE_BYTES, isDigest, sha256Hex } from './code-store.js'
 import {
@@ -233,7 +234,9 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
     rpc.handle(DEFS_SYNC_METHOD, (body) => this.#answerSync(body))
     rpc.handle(CODE_FETCH_METHOD, (body) => this.#serveChunk(body))
     this.#unsubscribe = gossip.subscribe(DEFINITIONS_TOPIC, (data, from) => {
-      void this.#onGossip(data, from)
+      background(this.#onGossip(data, from), (err) =>
+        this.#say(`bug: definitions gossip from ${from} threw: ${String(err)}`),
+      )
     })
     this.#running = true
     this.#known = new Set(this.#others())

@@ -14,7 +14,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ChorusError } from '../errors.js'
+import { background } from '../background.js'
+import { ChorusError, asChorusError } from '../errors.js'
 import { hostError, type HostFailureReason } from './host-errors.js'
 import { HostClient, type PostOutcome } from './host-client.js'
 import { validateHostSpec, type FunctionHostSpec } from './host-spec.js'
@@ -311,7 +312,10 @@ export class FunctionHost {
       }
       this.#runs.add(run)
       signal?.addEventListener('abort', onAbort, { once: true })
-      void pending.outcome.then((outcome) => this.#answered(run, outcome))
+      background(
+        pending.outcome.then((outcome) => this.#answered(run, outcome)),
+        (err) => run.finish(asChorusError(err)),
+      )
     })
   }
 
@@ -393,10 +397,13 @@ export class FunctionHost {
       )
       signal?.addEventListener('abort', onAbort, { once: true })
       if (signal?.aborted) onAbort()
-      void this.exited.then((exit) => settle(() => reject(hostError('start-failed', exit.message))))
-      work.then(
-        (value) => settle(() => resolve(value)),
-        (err: unknown) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))),
+      background(
+        this.exited.then((exit) => settle(() => reject(hostError('start-failed', exit.message)))),
+        (err) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))),
+      )
+      background(
+        work.then((value) => settle(() => resolve(value))),
+        (err) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))),
       )
     })
   }
@@ -485,9 +492,11 @@ export class FunctionHost {
     this.#client?.close()
     if (this.#child.connected) this.#child.disconnect()
     this.#failRuns(exit)
-    void rm(this.#tmp, { recursive: true, force: true })
-      .catch(() => undefined)
-      .then(() => this.#resolveExited(exit))
+    // The temp dir is best effort: a host that is gone has exited, whether or not it is removed.
+    background(
+      rm(this.#tmp, { recursive: true, force: true }).finally(() => this.#resolveExited(exit)),
+      () => undefined,
+    )
   }
 
   #describeExit(code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): HostExit {

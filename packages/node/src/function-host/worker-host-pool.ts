@@ -17,6 +17,7 @@
  * }
  * ```
  */
+import { background } from '../background.js'
 import { ChorusError } from '../errors.js'
 import { FunctionHost, type FunctionHostOptions, type HostExit } from './function-host.js'
 import { validateHostSpec, type FunctionHostSpec } from './host-spec.js'
@@ -161,7 +162,7 @@ export class WorkerHostPool {
     let reaped = 0
     for (const entry of [...this.#entries]) {
       if (entry.idleSince !== undefined && now - entry.idleSince >= this.idleTtlMs) {
-        void this.#evict(entry, 'reaped')
+        this.#evictInBackground(entry, 'reaped')
         reaped++
       }
     }
@@ -196,7 +197,7 @@ export class WorkerHostPool {
         // A start that won the race against the abort still yields a host: stop that too.
         starts.push(entry.started.then((host) => host.stop()))
       } else {
-        void this.#evict(entry, 'stopped')
+        this.#evictInBackground(entry, 'stopped')
       }
     }
     await Promise.allSettled([...starts, ...this.#stopping])
@@ -260,18 +261,20 @@ export class WorkerHostPool {
       fnKey,
       spec,
       abort,
-      started: start().then(
-        (host) => {
-          entry.host = host
-          this.#byHost.set(host, entry)
-          void host.exited.then((exit) => this.#exited(entry, exit))
-          return host
-        },
-        (err: unknown) => {
+      started: start()
+        .catch((err: unknown) => {
           this.#entries.delete(entry)
           throw err
-        },
-      ),
+        })
+        .then((host) => {
+          entry.host = host
+          this.#byHost.set(host, entry)
+          background(
+            host.exited.then((exit) => this.#exited(entry, exit)),
+            (err) => this.#init.log?.(`bug: the exit of host ${host.pid} threw: ${String(err)}`),
+          )
+          return host
+        }),
       host: undefined,
       leases: 1,
       idleSince: undefined,
@@ -285,7 +288,7 @@ export class WorkerHostPool {
     try {
       const host = await entry.started
       if (!this.#stopped) return { type: 'acquired', host, cold: true }
-      void this.#evict(entry, 'stopped')
+      this.#evictInBackground(entry, 'stopped')
       return busy('stopped', 'the worker is stopping')
     } catch (err) {
       if (this.#stopped) return busy('stopped', 'the worker is stopping')
@@ -299,10 +302,15 @@ export class WorkerHostPool {
     const host = entry.host
     if (host === undefined) return Promise.resolve()
     this.#init.log?.(`stopping function host ${host.pid} of ${entry.fnKey}: ${why}`)
-    const stopped = host.stop()
+    const stopped = host.stop().finally(() => this.#stopping.delete(stopped))
     this.#stopping.add(stopped)
-    void stopped.then(() => this.#stopping.delete(stopped))
     return stopped
+  }
+
+  #evictInBackground(entry: Entry, why: string): void {
+    background(this.#evict(entry, why), (err) =>
+      this.#init.log?.(`stopping a host of ${entry.fnKey} (${why}) failed: ${String(err)}`),
+    )
   }
 
   #exited(entry: Entry, exit: HostExit): void {
