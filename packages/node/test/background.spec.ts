@@ -28,10 +28,13 @@ describe('background', () => {
 
   it('hands a throw inside an async function to onFailure', async () => {
     const failed = deferred<unknown>()
-    background(async () => {
-      await Promise.resolve()
-      throw new Error('thrown after an await')
-    }, failed.resolve)
+    background(
+      async () => {
+        await Promise.resolve()
+        throw new Error('thrown after an await')
+      },
+      (err) => failed.resolve(err),
+    )
     expect(((await failed.promise) as Error).message).toBe('thrown after an await')
   })
 

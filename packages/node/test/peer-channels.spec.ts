@@ -14,7 +14,7 @@ import { waitFor } from './wait-for.js'
 function closingStream(): Stream {
   const events = new EventTarget()
   const stream = {
-    addEventListener(type: string, listener: EventListener) {
+    addEventListener(type: string, listener: (evt: Event) => void) {
       events.addEventListener(type, listener)
       if (type === 'close') {
         queueMicrotask(() => {
