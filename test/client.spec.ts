@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChorusClientError, connect, type Mesh } from '../packages/node/src/client.js'
+import { ChorusClientError, connect, type Mesh } from '../packages/node/src/client/index.js'
 import { startMesh, stopAll, tempDir, waitFor, type TestPeer } from './support/mesh.js'
 
 async function rejection(promise: Promise<unknown>): Promise<ChorusClientError> {

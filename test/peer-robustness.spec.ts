@@ -8,10 +8,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createLibp2pHost } from '../packages/node/src/libp2p-host.js'
-import { RPC_PROTOCOL } from '../packages/node/src/peer-channels.js'
+import { createLibp2pHost } from '../packages/node/src/transport/libp2p-host.js'
+import { RPC_PROTOCOL } from '../packages/node/src/transport/peer-channels.js'
 import { startPeer } from '../packages/node/src/peer.js'
-import { encodeFrame } from '../packages/node/src/frame-codec.js'
+import { encodeFrame } from '../packages/node/src/transport/frame-codec.js'
 import {
   allSeeAll,
   startMesh,

@@ -34,7 +34,9 @@ describe('lint keeps the scheduler core pure', { timeout: 60_000 }, () => {
 /** Lints `code` as if it were a file of the peer's shell. */
 async function lintAsShell(code: string): Promise<string[]> {
   const eslint = new ESLint({ cwd: process.cwd() })
-  const [result] = await eslint.lintText(code, { filePath: 'packages/node/src/peer-channels.ts' })
+  const [result] = await eslint.lintText(code, {
+    filePath: 'packages/node/src/transport/peer-channels.ts',
+  })
   return (result?.messages ?? []).map((m) => m.message)
 }
 

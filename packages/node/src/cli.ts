@@ -24,9 +24,9 @@ import {
 import { flagError, parsePeerConfig, PEER_CONFIG_OPTIONS } from './config.js'
 import { choreographyNameProblem } from './definitions/definition-op.js'
 import { ChorusError } from './errors.js'
-import { formatPairs, formatTable } from './format-table.js'
+import { formatPairs, formatTable } from './cli/format-table.js'
 import { functionNameProblem, ownerNameProblem } from './names.js'
-import { PackDirectoryError, packDirectory } from './pack-directory.js'
+import { PackDirectoryError, packDirectory } from './client/pack-directory.js'
 import type {
   ChoreographyView,
   DeployedChoreography,

@@ -57,11 +57,17 @@ export {
   parsePeerConfig,
 } from './config.js'
 export type { PeerConfig, PeerConfigOption, PlacementName } from './config.js'
-export { HTTP_API_DEFAULTS, createHttpApi } from './http-api.js'
-export type { HttpApi, HttpApiInit, HttpRequestInit, HttpResponse, HttpServer } from './http-api.js'
-export { httpStatus } from './http-status.js'
-export type { HttpErrorCode, HttpOnlyErrorCode } from './http-status.js'
-export { DEFAULT_BUCKETS, METRICS_CONTENT_TYPE, MetricsRegistry } from './metrics.js'
+export { HTTP_API_DEFAULTS, createHttpApi } from './http/http-api.js'
+export type {
+  HttpApi,
+  HttpApiInit,
+  HttpRequestInit,
+  HttpResponse,
+  HttpServer,
+} from './http/http-api.js'
+export { httpStatus } from './http/http-status.js'
+export type { HttpErrorCode, HttpOnlyErrorCode } from './http/http-status.js'
+export { DEFAULT_BUCKETS, METRICS_CONTENT_TYPE, MetricsRegistry } from './observability/metrics.js'
 export type {
   Counter,
   Gauge,
@@ -69,5 +75,5 @@ export type {
   HistogramOptions,
   LabelValues,
   MetricOptions,
-} from './metrics.js'
+} from './observability/metrics.js'
 export { MAX_NAME_LENGTH, functionNameProblem, ownerNameProblem } from './names.js'

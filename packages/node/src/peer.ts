@@ -9,7 +9,11 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
 import { background } from './background.js'
-import { BUILTIN_PROVIDER, isBuiltinFunction, validateBuiltinInput } from './builtin-provider.js'
+import {
+  BUILTIN_PROVIDER,
+  isBuiltinFunction,
+  validateBuiltinInput,
+} from './scheduling/providers/builtin-provider.js'
 import type { PeerConfig } from './config.js'
 import {
   definitionReplicator,
@@ -19,24 +23,24 @@ import {
   type FunctionDefinition,
 } from './definitions/index.js'
 import { validateChoreography } from './choreography/index.js'
-import { DefinitionsCatchUp } from './definitions-catch-up.js'
-import { DirectoryService } from './directory-service.js'
-import type { DirectoryEntry } from './directory-table.js'
+import { DefinitionsCatchUp } from './definitions/definitions-catch-up.js'
+import { DirectoryService } from './mesh/directory-service.js'
+import type { DirectoryEntry } from './mesh/directory-table.js'
 import { ChorusError, asChorusError } from './errors.js'
-import { createHttpApi } from './http-api.js'
-import { loadOrCreateIdentity } from './identity.js'
-import { createLibp2pHost, type ChorusLibp2p } from './libp2p-host.js'
+import { createHttpApi } from './http/http-api.js'
+import { loadOrCreateIdentity } from './transport/identity.js'
+import { createLibp2pHost, type ChorusLibp2p } from './transport/libp2p-host.js'
 import { WorkerHostPool } from './function-host/index.js'
-import { MeshMembership } from './mesh-membership.js'
+import { MeshMembership } from './mesh/mesh-membership.js'
 import {
   CHOREOGRAPHY_PROVIDER,
   ChoreographyProvider,
   validationContext,
-} from './choreography-provider.js'
-import { HTTP_PROVIDER, HttpProvider } from './http-provider.js'
-import { MESH_PROVIDER, MeshProvider } from './mesh-provider.js'
-import { MetricsRegistry } from './metrics.js'
-import { PeerChannels } from './peer-channels.js'
+} from './scheduling/providers/choreography-provider.js'
+import { HTTP_PROVIDER, HttpProvider } from './scheduling/providers/http-provider.js'
+import { MESH_PROVIDER, MeshProvider } from './scheduling/providers/mesh-provider.js'
+import { MetricsRegistry } from './observability/metrics.js'
+import { PeerChannels } from './transport/peer-channels.js'
 import type {
   ChoreographyView,
   DeployChoreographyRequest,
@@ -52,13 +56,13 @@ import type {
   PeerInfo,
   SchedulerInfo,
 } from './peer-api.js'
-import { RemoteWorkers } from './remote-worker.js'
+import { RemoteWorkers } from './scheduling/remote-worker.js'
 import {
   SchedulerHost,
   schedulerKey,
   type DispatchEffect,
   type SubmitRequest,
-} from './scheduler-host.js'
+} from './scheduling/scheduler-host.js'
 import { BoundedMap } from './bounded-map.js'
 import { VERSION } from './version.js'
 

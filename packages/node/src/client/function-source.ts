@@ -65,7 +65,7 @@ async function readSource(source: string | URL): Promise<CodeFields> {
     throw bad(`cannot read ${path}: ${messageOf(err)}`, err)
   }
   if (isDirectory) {
-    const { packDirectory, PackDirectoryError } = await import('../pack-directory.js')
+    const { packDirectory, PackDirectoryError } = await import('./pack-directory.js')
     try {
       return { codeBase64: Buffer.from(await packDirectory(path)).toString('base64') }
     } catch (err) {

@@ -13,8 +13,8 @@ import {
   type DefinitionReplicator,
 } from '../../src/definitions/definition-replicator.js'
 import { gossipsubBroadcast } from '../../src/definitions/gossipsub-broadcast.js'
-import { createLibp2pHost, type ChorusLibp2p } from '../../src/libp2p-host.js'
-import { PeerChannels } from '../../src/peer-channels.js'
+import { createLibp2pHost, type ChorusLibp2p } from '../../src/transport/libp2p-host.js'
+import { PeerChannels } from '../../src/transport/peer-channels.js'
 import { tempDir, waitFor } from './support.js'
 
 interface Host {

@@ -1,0 +1,248 @@
+/**
+ * Dispatches across the mesh: a scheduler places an invocation on another peer's worker
+ * with one `execute` request per dispatch, and that peer admits it on its own worker (or
+ * answers busy, and the scheduler walks on) and answers once every invocation of the
+ * dispatch has an outcome. `execute.cancel` stops invocations the scheduler gave up on.
+ *
+ * Delivery is at most once: a dispatch whose worker cannot be reached fails its
+ * invocations (`worker-unreachable`) rather than run them again elsewhere, since the
+ * worker may have run them before it went silent.
+ */
+import { BoundedMap } from '../bounded-map.js'
+import { ChorusError } from '../errors.js'
+import type { DispatchEffect, ProviderRuntime } from './scheduler-host.js'
+
+export const EXECUTE_METHOD = 'execute'
+export const EXECUTE_CANCEL_METHOD = 'execute.cancel'
+
+/** Invocations in one dispatch, at most (scheduler-core batches far fewer). */
+const MAX_DISPATCH_INVOCATIONS = 1_000
+/** Early cancels remembered, at most (a cancel for an invocation that never comes is kept). */
+const CANCELS_KEPT = 10_000
+/** How long past the function's own deadline the scheduler's peer waits for an answer. */
+const ANSWER_GRACE_MS = 30_000
+
+/** What a worker peer answers for a dispatch. */
+export type ExecuteAnswer =
+  | { readonly type: 'busy'; readonly message: string }
+  | { readonly type: 'done'; readonly outcomes: readonly ExecuteOutcome[] }
+
+export type ExecuteOutcome =
+  | { readonly status: 'succeeded'; readonly output: unknown }
+  | { readonly status: 'failed'; readonly error: string }
+
+/** The body of an `execute` request. */
+interface ExecuteRequest {
+  readonly owner: string
+  readonly provider: string
+  readonly dispatch: DispatchEffect
+}
+
+export interface RemoteWorkerRpc {
+  handle(method: string, handler: (body: unknown, from: string) => unknown): void
+  request(peerId: string, method: string, body: unknown, timeoutMs?: number): Promise<unknown>
+}
+
+export interface RemoteWorkersInit {
+  readonly rpc: RemoteWorkerRpc
+  /** This peer's runtimes, by provider: what runs a dispatch sent here. */
+  readonly runtimes: Readonly<Record<string, ProviderRuntime>>
+  /**
+   * Called before a dispatch from `from` runs here, so that a definition this peer has not
+   * received yet can be pulled from the scheduler's peer first.
+   */
+  readonly prepare?: (owner: string, dispatch: DispatchEffect, from: string) => Promise<void>
+  readonly onExecute?: (fn: string) => void
+  readonly log?: (line: string) => void
+}
+
+export class RemoteWorkers {
+  readonly #init: RemoteWorkersInit
+  /** Invocations running here for other peers' schedulers. */
+  readonly #running = new Map<string, AbortController>()
+  /** Cancels that came before their invocation started (while it was being prepared). */
+  readonly #cancelledEarly = new BoundedMap<string, true>(CANCELS_KEPT)
+  #stopped = false
+  #draining = false
+  /** Dispatches being prepared or run here. */
+  #executing = 0
+
+  constructor(init: RemoteWorkersInit) {
+    this.#init = init
+    init.rpc.handle(EXECUTE_METHOD, (body, from) => this.#execute(parseExecute(body), from))
+    init.rpc.handle(EXECUTE_CANCEL_METHOD, (body) => {
+      for (const id of parseIds(body)) {
+        const running = this.#running.get(id)
+        if (running) running.abort()
+        else this.#cancelledEarly.set(id, true)
+      }
+      return true
+    })
+  }
+
+  /**
+   * Sends a dispatch to `worker`. `signals[i]` aborting (the scheduler cancelled the
+   * invocation) tells the worker to stop it. `timeoutMs` is the function's own deadline.
+   */
+  async dispatch(
+    worker: string,
+    owner: string,
+    provider: string,
+    dispatch: DispatchEffect,
+    signals: readonly AbortSignal[],
+    timeoutMs: number,
+  ): Promise<ExecuteAnswer> {
+    const onAbort = (id: string) => () => {
+      this.#init.rpc.request(worker, EXECUTE_CANCEL_METHOD, { ids: [id] }, 10_000).catch(() => {
+        // The worker is gone: nothing runs there to cancel.
+      })
+    }
+    const listeners = dispatch.invocations.map((inv, i) => {
+      const listener = onAbort(inv.id)
+      signals[i]?.addEventListener('abort', listener, { once: true })
+      return listener
+    })
+    try {
+      const body: ExecuteRequest = { owner, provider, dispatch }
+      const answer = await this.#init.rpc.request(
+        worker,
+        EXECUTE_METHOD,
+        body,
+        timeoutMs + ANSWER_GRACE_MS,
+      )
+      return parseAnswer(answer, dispatch.invocations.length)
+    } finally {
+      dispatch.invocations.forEach((_, i) => {
+        const listener = listeners[i]
+        if (listener) signals[i]?.removeEventListener('abort', listener)
+      })
+    }
+  }
+
+  /** Runs a dispatch sent by another peer's scheduler on this peer's worker. */
+  async #execute(request: ExecuteRequest, from: string): Promise<ExecuteAnswer> {
+    const { provider } = request
+    const runtime = Object.hasOwn(this.#init.runtimes, provider)
+      ? this.#init.runtimes[provider]
+      : undefined
+    if (runtime === undefined) {
+      throw new ChorusError('bad-request', `this peer runs no provider ${provider}`)
+    }
+    if (this.#draining) return { type: 'busy', message: 'this peer is leaving the mesh' }
+    this.#executing++
+    try {
+      return await this.#run(runtime, request, from)
+    } finally {
+      this.#executing--
+    }
+  }
+
+  async #run(
+    runtime: ProviderRuntime,
+    { owner, dispatch }: ExecuteRequest,
+    from: string,
+  ): Promise<ExecuteAnswer> {
+    await this.#init.prepare?.(owner, dispatch, from)
+    const lease = await runtime.acquire(owner, dispatch)
+    if (lease.type === 'busy') return lease
+    const outcomes = await Promise.all(
+      dispatch.invocations.map(async (inv, i): Promise<ExecuteOutcome> => {
+        const controller = new AbortController()
+        if (this.#stopped || this.#cancelledEarly.has(inv.id)) {
+          this.#cancelledEarly.delete(inv.id)
+          controller.abort()
+        }
+        this.#running.set(inv.id, controller)
+        this.#init.onExecute?.(dispatch.fn)
+        try {
+          const output = await lease.run(i, inv.id, inv.input, controller.signal)
+          return { status: 'succeeded', output }
+        } catch (err) {
+          return { status: 'failed', error: err instanceof Error ? err.message : String(err) }
+        } finally {
+          if (this.#running.get(inv.id) === controller) this.#running.delete(inv.id)
+        }
+      }),
+    )
+    return { type: 'done', outcomes }
+  }
+
+  /** Stops what runs here for other peers (this peer is stopping). */
+  /** Whether dispatches from other peers are being prepared or run here. */
+  get busy(): boolean {
+    return this.#executing > 0
+  }
+
+  /** Takes no new dispatch (they are answered busy); what runs here finishes. */
+  drain(): void {
+    this.#draining = true
+  }
+
+  stop(): void {
+    this.#stopped = true
+    this.#draining = true
+    for (const controller of this.#running.values()) controller.abort()
+    this.#running.clear()
+  }
+}
+
+function parseExecute(raw: unknown): ExecuteRequest {
+  const r = raw as Partial<ExecuteRequest> | null
+  const d = r?.dispatch as Partial<DispatchEffect> | undefined
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    typeof r.owner !== 'string' ||
+    typeof r.provider !== 'string' ||
+    typeof d !== 'object' ||
+    d === null ||
+    d.type !== 'dispatch' ||
+    typeof d.dispatchId !== 'string' ||
+    typeof d.fn !== 'string' ||
+    typeof d.version !== 'string' ||
+    !Array.isArray(d.invocations) ||
+    d.invocations.length === 0 ||
+    d.invocations.length > MAX_DISPATCH_INVOCATIONS ||
+    !d.invocations.every(
+      (inv: unknown) =>
+        typeof inv === 'object' &&
+        inv !== null &&
+        typeof (inv as { id?: unknown }).id === 'string' &&
+        typeof (inv as { attempt?: unknown }).attempt === 'number',
+    )
+  ) {
+    throw new ChorusError('protocol-error', 'malformed execute request')
+  }
+  return r as ExecuteRequest
+}
+
+function parseIds(raw: unknown): string[] {
+  const ids = (raw as { ids?: unknown } | null)?.ids
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+    throw new ChorusError('protocol-error', 'malformed execute.cancel request')
+  }
+  return ids
+}
+
+function parseAnswer(raw: unknown, count: number): ExecuteAnswer {
+  const a = raw as Partial<{ type: string; message: unknown; outcomes: unknown }> | null
+  if (a?.type === 'busy' && typeof a.message === 'string') {
+    return { type: 'busy', message: a.message }
+  }
+  if (
+    a?.type === 'done' &&
+    Array.isArray(a.outcomes) &&
+    a.outcomes.length === count &&
+    a.outcomes.every(
+      (o: unknown) =>
+        typeof o === 'object' &&
+        o !== null &&
+        ((o as { status?: unknown }).status === 'succeeded' ||
+          ((o as { status?: unknown }).status === 'failed' &&
+            typeof (o as { error?: unknown }).error === 'string')),
+    )
+  ) {
+    return { type: 'done', outcomes: a.outcomes as ExecuteOutcome[] }
+  }
+  throw new ChorusError('protocol-error', 'malformed execute answer')
+}
