@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startPeer } from '../packages/node/src/peer.js'
-import { metricValue } from './support/metrics.js'
+import { metricSum } from './support/metrics.js'
 import {
   allSeeAll,
   startMesh,
@@ -70,10 +70,7 @@ describe('when a partition heals', () => {
     )
     expect(outcomes.map((o) => o.status)).toEqual(queued.map(() => 'succeeded'))
     expect(outcomes.map((o) => o.output)).toEqual(queued.map((_, i) => ({ sleptMs: 150 + i })))
-    const sleeps = running.reduce(
-      (n, p) => n + metricValue(p.api.metricsText(), 'chorus_executions_total', { fn: 'sleep' }),
-      0,
-    )
+    const sleeps = await metricSum(running, 'chorus_executions_total', { fn: 'sleep' })
     expect(sleeps).toBe(6)
     // New work goes to the survivor from anywhere.
     const after = await sideA[1]!.api.invoke({ owner: 'split', fn: 'echo', input: 'after' })
@@ -113,10 +110,7 @@ describe('when a responsible peer leaves gracefully', () => {
     expect(events).toContain(`member-left:${leaver.peerId}`)
     expect(events).not.toContain(`member-dead:${leaver.peerId}`)
     const stayers = peers.filter((p) => p !== leaver)
-    const sleeps = stayers.reduce(
-      (n, p) => n + metricValue(p.api.metricsText(), 'chorus_executions_total', { fn: 'sleep' }),
-      0,
-    )
+    const sleeps = await metricSum(stayers, 'chorus_executions_total', { fn: 'sleep' })
     // The one running at the leaver finished there; the three queued ran once each elsewhere.
     expect(sleeps).toBe(3)
   }, 30_000)

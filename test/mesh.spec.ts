@@ -3,7 +3,7 @@
  * bootstrap peer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { metricValue } from './support/metrics.js'
+import { metricSum } from './support/metrics.js'
 import { allSeeAll, startMesh, stopAll, waitFor, type TestPeer } from './support/mesh.js'
 
 describe('a mesh of five peers', () => {
@@ -25,10 +25,7 @@ describe('a mesh of five peers', () => {
   })
 
   it('runs 1,000 invocations for 20 owners sent to random peers, each exactly once', async () => {
-    const executionsBefore = peers.reduce(
-      (n, p) => n + metricValue(p.api.metricsText(), 'chorus_executions_total'),
-      0,
-    )
+    const executionsBefore = await metricSum(peers, 'chorus_executions_total')
     const jobs = Array.from({ length: 1000 }, (_, i) => ({
       owner: `owner-${i % 20}`,
       n: i,
@@ -47,10 +44,7 @@ describe('a mesh of five peers', () => {
     expect(results.every((r) => r.status === 'succeeded')).toBe(true)
     expect(results.map((r) => (r.output as { n: number }).n)).toEqual(jobs.map((j) => j.n))
     expect(new Set(results.map((r) => r.id)).size).toBe(1000)
-    const executions = peers.reduce(
-      (n, p) => n + metricValue(p.api.metricsText(), 'chorus_executions_total'),
-      0,
-    )
+    const executions = await metricSum(peers, 'chorus_executions_total')
     expect(executions - executionsBefore).toBe(1000)
     // One responsible per owner, spread over the mesh.
     const responsible = new Map<string, string[]>()

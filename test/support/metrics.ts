@@ -15,3 +15,13 @@ export function metricValue(
   }
   return total
 }
+
+/** The sum of one metric's matching samples over the peers' expositions. */
+export async function metricSum(
+  peers: readonly { readonly api: { metricsText(): Promise<string> } }[],
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const texts = await Promise.all(peers.map((p) => p.api.metricsText()))
+  return texts.reduce((n, text) => n + metricValue(text, name, labels), 0)
+}

@@ -170,7 +170,7 @@ export interface PeerApi {
   /** Subscribes to peer events; returns the unsubscribe function. */
   onEvent(listener: (event: PeerEvent) => void): () => void
   /** Prometheus text exposition of this peer's metrics. */
-  metricsText(): string
+  metricsText(): Promise<string>
 }
 
 export type { ChorusError }

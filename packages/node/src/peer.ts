@@ -602,7 +602,7 @@ export class ChorusPeer implements PeerApi {
     return () => this.#listeners.delete(listener)
   }
 
-  metricsText(): string {
+  metricsText(): Promise<string> {
     return this.#metrics.text()
   }
 

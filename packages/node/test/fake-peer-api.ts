@@ -274,8 +274,8 @@ export class FakePeerApi implements PeerApi {
     }
   }
 
-  metricsText(): string {
-    return this.metrics
+  metricsText(): Promise<string> {
+    return Promise.resolve(this.metrics)
   }
 
   get listenerCount(): number {

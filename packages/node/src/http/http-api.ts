@@ -250,7 +250,8 @@ class DefaultHttpApi implements HttpApi {
       },
       literal('/v1/events', { GET: () => this.#eventStream() }),
       literal('/metrics', {
-        GET: () => full(200, { 'content-type': METRICS_CONTENT_TYPE }, api.metricsText()),
+        GET: async () =>
+          full(200, { 'content-type': METRICS_CONTENT_TYPE }, await api.metricsText()),
       }),
     ]
   }

@@ -496,7 +496,7 @@ describe('metrics of the HTTP API itself', () => {
     await http.request('GET', '/v1/invocations/x')
     await http.request('POST', '/v1/health')
     await http.request('BREW', '/coffee')
-    const text = metrics.text()
+    const text = await metrics.text()
     expect(text).toContain(
       'chorus_http_requests_total{route="/v1/health",method="GET",status="200"} 2\n',
     )
