@@ -2,6 +2,14 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import prettier from 'eslint-config-prettier'
+import { importX } from 'eslint-plugin-import-x'
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript'
+
+/** Another package is reached through its exports, never by a path into its sources. */
+const deepImports = {
+  group: ['@chorus/*/src', '@chorus/*/src/**', '@chorus/*/dist/**'],
+  message: 'Import another package by its name (its exports), not a path into its src/.',
+}
 
 /** Files that must stay pure: no I/O, no clock, no randomness of their own. */
 const pureCores = [
@@ -37,12 +45,33 @@ export default tseslint.config(
     },
   },
   {
+    // Packages' sources: no import cycles, no reaching into another package.
+    files: ['packages/*/src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({
+          project: './tsconfig.dev.json',
+          conditionNames: ['chorus-source', 'types', 'import', 'default'],
+        }),
+      ],
+    },
+    rules: {
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-relative-packages': 'error',
+      'no-restricted-imports': ['error', { patterns: [deepImports] }],
+    },
+  },
+  {
     files: pureCores,
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
+            deepImports,
             { group: ['node:*'], message: 'Pure cores do no I/O: no node:* modules.' },
             {
               group: ['*libp2p*', '@libp2p/*'],

@@ -62,3 +62,19 @@ describe('lint gives fire-and-forget one shape', { timeout: 60_000 }, () => {
     expect(await lintAsShell(code)).toEqual([])
   })
 })
+
+describe('lint keeps the packages apart and acyclic', { timeout: 60_000 }, () => {
+  it('flags an import cycle', async () => {
+    // peer.ts imports errors.ts: errors.ts importing peer.ts back closes a cycle.
+    const code = "import { startPeer } from './peer.js'\nexport const start = startPeer\n"
+    const eslint = new ESLint({ cwd: process.cwd() })
+    const [result] = await eslint.lintText(code, { filePath: 'packages/node/src/errors.ts' })
+    expect((result?.messages ?? []).map((m) => m.message).join('\n')).toMatch(/Dependency cycle/)
+  })
+
+  it("flags a deep import into another package's src/", async () => {
+    const code =
+      "import { OwnerScheduler } from '@chorus/scheduler-core/src/owner-scheduler.js'\nexport const S = OwnerScheduler\n"
+    expect((await lintAsShell(code)).join('\n')).toMatch(/not a path into its src/)
+  })
+})
