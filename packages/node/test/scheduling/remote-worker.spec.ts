@@ -16,7 +16,7 @@ import type {
   DispatchEffect,
   ProviderLease,
   ProviderRuntime,
-} from '../../src/scheduling/scheduler-host.js'
+} from '../../src/scheduling/provider.js'
 import { deferred, type Deferred } from '../deferred.js'
 
 const SCHEDULER = 'peer-scheduler'

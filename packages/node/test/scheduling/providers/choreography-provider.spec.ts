@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { ChoreographyProvider } from '../../../src/scheduling/providers/choreography-provider.js'
 import type { ChoreographyDefinition, FunctionDefinition } from '../../../src/definitions/index.js'
 import type { InvocationView } from '../../../src/peer-api.js'
-import type { DispatchEffect } from '../../../src/scheduling/scheduler-host.js'
+import type { DispatchEffect } from '../../../src/scheduling/provider.js'
 import { deferred, type Deferred } from '../../deferred.js'
 
 const OWNER = 'alice'

@@ -9,7 +9,7 @@ import {
   HttpProvider,
   type HttpProviderInit,
 } from '../../../src/scheduling/providers/http-provider.js'
-import type { DispatchEffect } from '../../../src/scheduling/scheduler-host.js'
+import type { DispatchEffect } from '../../../src/scheduling/provider.js'
 import { deferred } from '../../deferred.js'
 
 const OWNER = 'alice'
