@@ -3,7 +3,7 @@
  * in the log: what they look like, how an untrusted one is checked and normalised, and the
  * total order that decides which of two operations on the same name wins. Pure.
  */
-import { functionNameProblem, ownerNameProblem, MAX_NAME_LENGTH } from '../names.js'
+import { choreographyNameProblem, functionNameProblem, ownerNameProblem } from '../names.js'
 import {
   canonicalJson,
   hash64,
@@ -116,25 +116,11 @@ export interface CheckedOp {
 /** Largest version number: a counter per name, far beyond any real number of deploys. */
 export const MAX_VERSION = 0x7fffffff
 
-const SEGMENT = /^[A-Za-z0-9._-]+$/
 const ORIGIN = /^[A-Za-z0-9]{1,128}$/
 const DIGEST = /^[0-9a-f]{64}$/
 
-/** Why `name` is not a valid choreography name: like an owner name, one segment. */
-export function choreographyNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'choreography name must not be empty'
-  if (name.length > MAX_NAME_LENGTH) {
-    return `choreography name is longer than ${MAX_NAME_LENGTH} characters`
-  }
-  if (name === '.' || name === '..') return `choreography name may not be '${name}'`
-  if (!SEGMENT.test(name)) {
-    return (
-      `choreography name ${JSON.stringify(name)} may only contain letters, digits, ` +
-      `'.', '_' and '-'`
-    )
-  }
-  return undefined
-}
+// The CLI and the HTTP layer have always found it here.
+export { choreographyNameProblem } from '../names.js'
 
 export function nameProblem(kind: DefinitionKind, name: unknown): string | undefined {
   if (typeof name !== 'string') return `${kind} name must be a string`
