@@ -21,7 +21,6 @@
 import { addHash64, hash64Hex, subtractHash64, utf8Length, type Hash64 } from './canonical-json.js'
 import {
   MAX_VERSION,
-  checkFunctionSpec,
   checkOp,
   compareOps,
   definitionProblem,
@@ -36,9 +35,8 @@ import {
   type DefinitionRejection,
   type DefinitionRejectionReason,
   type FunctionPut,
-  type FunctionSpec,
-  type FunctionSpecInput,
 } from './definition-op.js'
+import { checkFunctionSpec, type FunctionSpec, type FunctionSpecInput } from './function-spec.js'
 import { HLC_ZERO, receiveHlc, tickHlc, type Hlc } from './hlc.js'
 
 export interface DefinitionLimits {
