@@ -8,21 +8,11 @@ import { silentLogger } from '../../src/observability/logger.js'
 import { DispatchRunner, type DispatchAnswers } from '../../src/scheduling/dispatch-runner.js'
 import type { DispatchEffect, Dispatcher, ProviderLease } from '../../src/scheduling/provider.js'
 import { deferred, type Deferred } from '../deferred.js'
+import { dispatchOf } from './dispatch-of.js'
 import { waitFor } from '../wait-for.js'
 
-function dispatchOf(inputs: readonly unknown[]): DispatchEffect {
-  return {
-    type: 'dispatch',
-    dispatchId: 'd1',
-    fn: 'resize',
-    version: '1',
-    worker: 'w1',
-    hostId: 'h1',
-    coldStart: false,
-    overloaded: false,
-    invocations: inputs.map((input, i) => ({ id: `i${i + 1}`, attempt: 2, input })),
-  }
-}
+/** A dispatch of the invocations' second attempt: answers must echo it. */
+const secondAttempt = (inputs: readonly unknown[]) => dispatchOf(inputs, { attempt: 2 })
 
 interface Run {
   readonly index: number
@@ -73,7 +63,7 @@ describe('DispatchRunner', () => {
     const { runner: r, executed } = runner()
     const fake = fakeDispatcher()
     const rec = recorder()
-    r.run(dispatchOf(['a', 'b']), fake.dispatcher, rec.to, true)
+    r.run(secondAttempt(['a', 'b']), fake.dispatcher, rec.to, true)
     expect(r.isRunning('i1') && r.isRunning('i2')).toBe(true)
     fake.lease.resolve(fake.ready)
     await waitFor('both runs to start', () => fake.runs.length === 2)
@@ -107,7 +97,7 @@ describe('DispatchRunner', () => {
     const { runner: r, executed } = runner()
     const fake = fakeDispatcher()
     const rec = recorder()
-    r.run(dispatchOf(['a', 'b']), fake.dispatcher, rec.to, true)
+    r.run(secondAttempt(['a', 'b']), fake.dispatcher, rec.to, true)
     fake.lease.resolve({ type: 'busy', message: 'no memory left' })
     await waitFor('the refusal', () => rec.refused.length === 1)
     expect(rec.refused).toEqual(['no memory left'])
@@ -120,7 +110,7 @@ describe('DispatchRunner', () => {
     const { runner: r, executed } = runner()
     const fake = fakeDispatcher()
     const rec = recorder()
-    r.run(dispatchOf(['a', 'b']), fake.dispatcher, rec.to, true)
+    r.run(secondAttempt(['a', 'b']), fake.dispatcher, rec.to, true)
     fake.lease.reject(new Error('the code does not load'))
     await waitFor('both failures', () => rec.answered.length === 2)
     expect(rec.answered).toEqual([
@@ -145,7 +135,7 @@ describe('DispatchRunner', () => {
     const { runner: r, executed } = runner()
     const fake = fakeDispatcher()
     const rec = recorder()
-    r.run(dispatchOf(['a']), fake.dispatcher, rec.to, false)
+    r.run(secondAttempt(['a']), fake.dispatcher, rec.to, false)
     fake.lease.resolve(fake.ready)
     await waitFor('the run to start', () => fake.runs.length === 1)
     fake.runs[0]?.result.resolve(1)
@@ -157,7 +147,7 @@ describe('DispatchRunner', () => {
     const { runner: r } = runner()
     const fake = fakeDispatcher()
     const rec = recorder()
-    r.run(dispatchOf(['a', 'b']), fake.dispatcher, rec.to, true)
+    r.run(secondAttempt(['a', 'b']), fake.dispatcher, rec.to, true)
     const signals = fake.calls[0]?.signals ?? []
     expect(signals).toHaveLength(2)
     r.cancel(['i2'])
@@ -171,7 +161,7 @@ describe('DispatchRunner', () => {
     const { runner: r } = runner()
     const fake = fakeDispatcher()
     const rec = recorder()
-    r.run(dispatchOf(['a', 'b', 'c']), fake.dispatcher, rec.to, true)
+    r.run(secondAttempt(['a', 'b', 'c']), fake.dispatcher, rec.to, true)
     fake.lease.resolve(fake.ready)
     await waitFor('the runs to start', () => fake.runs.length === 3)
     r.cancel(['i1', 'unknown'])

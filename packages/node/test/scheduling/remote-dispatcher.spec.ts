@@ -3,28 +3,16 @@
  * dispatch is answered like a local one.
  */
 import { describe, expect, it } from 'vitest'
-import type { DispatchEffect, ProviderLease } from '../../src/scheduling/provider.js'
+import type { ProviderLease } from '../../src/scheduling/provider.js'
 import {
   answerLease,
   remoteDispatcher,
   type RemoteDispatch,
 } from '../../src/scheduling/remote-dispatcher.js'
 import type { ExecuteAnswer } from '../../src/scheduling/remote-worker.js'
+import { dispatchOf } from './dispatch-of.js'
 
-const DISPATCH: DispatchEffect = {
-  type: 'dispatch',
-  dispatchId: 'd1',
-  fn: 'resize',
-  version: '1',
-  worker: 'peer-w',
-  hostId: 'h1',
-  coldStart: false,
-  overloaded: false,
-  invocations: [
-    { id: 'i1', attempt: 1, input: 1 },
-    { id: 'i2', attempt: 1, input: 2 },
-  ],
-}
+const DISPATCH = dispatchOf([1, 2])
 
 function fakeRemote(answer: () => Promise<ExecuteAnswer>) {
   const sent: unknown[][] = []

@@ -1,26 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { ChorusError } from '../../../src/errors.js'
-import type { DispatchEffect } from '../../../src/scheduling/provider.js'
 import {
   BuiltinProvider,
   MAX_SLEEP_MS,
   runBuiltin,
   validateBuiltinInput,
 } from '../../../src/scheduling/providers/builtin-provider.js'
+import { dispatchOf } from '../dispatch-of.js'
 
-function dispatchOf(fn: string): DispatchEffect {
-  return {
-    type: 'dispatch',
-    dispatchId: 'd1',
-    fn,
-    version: '1',
-    worker: 'self',
-    hostId: 'h1',
-    coldStart: false,
-    overloaded: false,
-    invocations: [{ id: 'i1', attempt: 1, input: null }],
-  }
-}
+const dispatchFor = (fn: string) => dispatchOf([null], { fn, worker: 'self' })
 
 describe('BuiltinProvider', () => {
   const provider = new BuiltinProvider()
@@ -32,7 +20,7 @@ describe('BuiltinProvider', () => {
   })
 
   it('is always ready, and its runs run the builtin', async () => {
-    const lease = await provider.acquire('acme', dispatchOf('echo'))
+    const lease = await provider.acquire('acme', dispatchFor('echo'))
     if (lease.type !== 'ready') throw new Error('busy')
     expect(await lease.run(0, 'i1', { a: 1 }, new AbortController().signal)).toEqual({ a: 1 })
   })
