@@ -16,8 +16,9 @@ const pureCores = [
   'packages/scheduler-core/src/**/*.ts',
   'packages/gossip/src/core/**/*.ts',
   'packages/node/src/choreography/**/*.ts',
-  'packages/node/src/definitions/{canonical-json,hlc,definition-op,definition-log,sync-session}.ts',
+  'packages/node/src/definitions/{canonical-json,hlc,definition-op,definition-log,sync-session,function-spec,digest}.ts',
   'packages/node/src/function-host/response-parser.ts',
+  'packages/node/src/names.ts',
 ]
 
 export default tseslint.config(

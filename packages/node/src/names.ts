@@ -1,22 +1,37 @@
 /**
- * What owner and function names may look like, checked at every edge (HTTP, CLI) before a
- * name reaches a peer: names end up in URLs, log lines, metric labels and file names.
+ * What owner, function and choreography names may look like, checked at every edge (HTTP,
+ * CLI, definitions arriving from peers, choreography steps) before a name reaches a peer:
+ * names end up in URLs, log lines, metric labels and file names. Pure.
  */
 
-/** Longest owner or function name, in characters. */
+/** Longest owner, function or choreography name, in characters. */
 export const MAX_NAME_LENGTH = 128
 
+/** One path segment of a name: letters, digits, '.', '_' and '-'. */
 const SEGMENT = /^[A-Za-z0-9._-]+$/
+
+/** Why `name` is not a one-segment name (`what`: 'owner', 'choreography name'), if it is not. */
+function segmentNameProblem(what: string, name: string): string | undefined {
+  if (name.length === 0) return `${what} must not be empty`
+  if (name.length > MAX_NAME_LENGTH) return `${what} is longer than ${MAX_NAME_LENGTH} characters`
+  if (name === '.' || name === '..') return `${what} may not be '${name}'`
+  if (!SEGMENT.test(name)) {
+    return `${what} ${JSON.stringify(name)} may only contain letters, digits, '.', '_' and '-'`
+  }
+  return undefined
+}
 
 /** Why `owner` is not a valid owner name, or undefined when it is. */
 export function ownerNameProblem(owner: string): string | undefined {
-  if (owner.length === 0) return 'owner must not be empty'
-  if (owner.length > MAX_NAME_LENGTH) return `owner is longer than ${MAX_NAME_LENGTH} characters`
-  if (owner === '.' || owner === '..') return `owner may not be '${owner}'`
-  if (!SEGMENT.test(owner)) {
-    return `owner ${JSON.stringify(owner)} may only contain letters, digits, '.', '_' and '-'`
-  }
-  return undefined
+  return segmentNameProblem('owner', owner)
+}
+
+/**
+ * Why `name` is not a valid choreography name, or undefined when it is: like an owner
+ * name, one segment, since it is one path segment of the API.
+ */
+export function choreographyNameProblem(name: string): string | undefined {
+  return segmentNameProblem('choreography name', name)
 }
 
 /**

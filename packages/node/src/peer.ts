@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
+import { pino } from 'pino'
 import { background } from './background.js'
 import {
   BUILTIN_PROVIDER,
@@ -63,6 +64,7 @@ import {
   type DispatchEffect,
   type SubmitRequest,
 } from './scheduling/scheduler-host.js'
+import { splitSchedulerKey as splitKey } from './scheduling/scheduler-key.js'
 import { BoundedMap } from './bounded-map.js'
 import { VERSION } from './version.js'
 
@@ -235,6 +237,8 @@ export class ChorusPeer implements PeerApi {
       syncWith: (peer) => this.#definitions.syncWith(peer),
       now: () => performance.now(),
     })
+    // Until the peer logs through pino itself: scheduling's structured lines, one a line.
+    const logger = pino({ base: undefined }, { write: (line: string) => log(line.trimEnd()) })
     this.#pool = new WorkerHostPool({
       memoryMb: config.workerMemoryMb,
       idleTtlMs: config.hostIdleMs,
@@ -253,7 +257,7 @@ export class ChorusPeer implements PeerApi {
         definitions: this.#definitions,
         invokeStep: (owner, fn, input) => this.#invokeStep(owner, fn, input),
         now: () => Date.now(),
-        log,
+        log: logger,
       }),
     }
     this.#remote = new RemoteWorkers({
@@ -261,7 +265,7 @@ export class ChorusPeer implements PeerApi {
       runtimes: providers,
       prepare: (owner, dispatch, from) => this.#ensureDefinition(owner, dispatch, from),
       onExecute: (fn) => this.#executions.inc(1, { fn }),
-      log,
+      log: logger,
     })
     this.#host = new SchedulerHost({
       providers,
@@ -279,7 +283,7 @@ export class ChorusPeer implements PeerApi {
       onRefused: (worker) => this.#refusals.inc(1, { worker }),
       onDeallocated: (key, guid, epoch) =>
         this.#directory.release({ key, guid, epoch, peerId: this.peerId }),
-      log,
+      log: logger,
     })
     this.#directory = new DirectoryService({
       channels: this.#channels,
@@ -855,11 +859,6 @@ function parseResult(raw: unknown): InvocationView {
     throw new ChorusError('protocol-error', 'malformed invocation result')
   }
   return v as InvocationView
-}
-
-function splitKey(key: string): [string, string] {
-  const at = key.lastIndexOf('/')
-  return [key.slice(0, at), key.slice(at + 1)]
 }
 
 function pause(ms: number): Promise<void> {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { functionNameProblem, ownerNameProblem } from '../src/names.js'
+import { choreographyNameProblem as fromChoreography } from '../src/choreography/index.js'
+import { choreographyNameProblem as fromDefinitions } from '../src/definitions/definition-op.js'
+import { MAX_NAME_LENGTH as choreographyMax } from '../src/choreography/limits.js'
+import {
+  choreographyNameProblem,
+  functionNameProblem,
+  MAX_NAME_LENGTH,
+  ownerNameProblem,
+} from '../src/names.js'
 
 describe('names', () => {
   it.each(['acme', 'a', 'A-b_c.9', '.hidden', 'x'.repeat(128)])('takes owner %j', (owner) => {
@@ -33,5 +41,29 @@ describe('names', () => {
     ['a:b', "may only contain letters, digits, '.', '_', '-' and '/' between segments"],
   ])('refuses function %j', (fn, message) => {
     expect(functionNameProblem(fn)).toContain(message)
+  })
+
+  it.each(['order', 'a', 'A-b_c.9', '.hidden', 'x'.repeat(128)])(
+    'takes choreography %j',
+    (name) => {
+      expect(choreographyNameProblem(name)).toBeUndefined()
+    },
+  )
+
+  it.each([
+    ['', 'choreography name must not be empty'],
+    ['x'.repeat(129), 'choreography name is longer than 128 characters'],
+    ['.', "choreography name may not be '.'"],
+    ['..', "choreography name may not be '..'"],
+    ['a/b', "choreography name \"a/b\" may only contain letters, digits, '.', '_' and '-'"],
+    ['in?', 'choreography name "in?" may only contain'],
+  ])('refuses choreography %j', (name, message) => {
+    expect(choreographyNameProblem(name)).toContain(message)
+  })
+
+  it('is the one rule wherever names are checked', () => {
+    expect(fromDefinitions).toBe(choreographyNameProblem)
+    expect(fromChoreography).toBe(choreographyNameProblem)
+    expect(choreographyMax).toBe(MAX_NAME_LENGTH)
   })
 })

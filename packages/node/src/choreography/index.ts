@@ -56,8 +56,8 @@ export {
   type TaskRunState,
 } from './run-snapshot.js'
 export type * from './run-trace.js'
+export { choreographyNameProblem } from '../names.js'
 export {
-  choreographyNameProblem,
   validateChoreography,
   type ValidationContext,
   type ValidationError,

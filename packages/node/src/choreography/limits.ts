@@ -24,8 +24,8 @@ export const MAX_MAP_CONCURRENCY = 1000
 /** How many tasks one run keeps in flight at most, over all its steps, unless told otherwise. */
 export const DEFAULT_MAX_INFLIGHT_TASKS = 256
 
-/** Longest choreography, step or function name, in characters. */
-export const MAX_NAME_LENGTH = 128
+/** Longest choreography, step or function name, in characters: the one rule of names.ts. */
+export { MAX_NAME_LENGTH } from '../names.js'
 
 /** Longest condition (`when`), in characters. */
 export const MAX_CONDITION_LENGTH = 1000

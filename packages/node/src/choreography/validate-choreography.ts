@@ -26,7 +26,7 @@ import {
   MAX_TIMEOUT_MS,
 } from './limits.js'
 import type { ChoreographyPlan, PlanNode, PlanSource } from './plan.js'
-import { functionNameProblem } from '../names.js'
+import { choreographyNameProblem, functionNameProblem } from '../names.js'
 
 export type ValidationErrorCode =
   /** A field has the wrong JSON type. */
@@ -92,7 +92,6 @@ const KIND_FIELDS: Readonly<Record<StepKindField, readonly string[]>> = {
   choice: ['otherwise'],
   choreography: [],
 }
-const NAME_SEGMENT = /^[A-Za-z0-9._-]+$/
 
 /** A plan node while it is being built: every kind's fields, filled in as they are checked. */
 interface NodeDraft {
@@ -120,22 +119,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function pointer(base: string, key: string | number): string {
   return `${base}/${String(key).replaceAll('~', '~0').replaceAll('/', '~1')}`
-}
-
-/** Why `name` is not a valid choreography name (same grammar as function names), if it is not. */
-export function choreographyNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'a choreography name must not be empty'
-  if (name.length > MAX_NAME_LENGTH) {
-    return `a choreography name is at most ${MAX_NAME_LENGTH} characters`
-  }
-  // One segment, as the definitions store holds them: it is one path segment of the API.
-  if (name === '.' || name === '..' || !NAME_SEGMENT.test(name)) {
-    return (
-      `choreography name ${JSON.stringify(name)} may only contain letters, digits, ` +
-      `'.', '_' and '-'`
-    )
-  }
-  return undefined
 }
 
 class Validator {

@@ -18,17 +18,14 @@ import {
 import { join } from 'node:path'
 import { ChorusError } from '../errors.js'
 import { syncDir } from './durable-fs.js'
+import { isDigest } from './digest.js'
 import { CodeIntegrityError, CodeTooLargeError } from './errors.js'
+
+// Blobs are named by their digest; the replicator has always found the check here.
+export { isDigest } from './digest.js'
 
 /** Largest code blob by default: 50 MiB. */
 export const DEFAULT_MAX_CODE_BYTES = 50 * 1024 * 1024
-
-const DIGEST = /^[0-9a-f]{64}$/
-
-/** Whether `value` is a sha256 digest as the store names blobs: 64 lowercase hex digits. */
-export function isDigest(value: string): boolean {
-  return DIGEST.test(value)
-}
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')

@@ -21,7 +21,6 @@
 import { addHash64, hash64Hex, subtractHash64, utf8Length, type Hash64 } from './canonical-json.js'
 import {
   MAX_VERSION,
-  checkFunctionSpec,
   checkOp,
   compareOps,
   definitionProblem,
@@ -36,9 +35,8 @@ import {
   type DefinitionRejection,
   type DefinitionRejectionReason,
   type FunctionPut,
-  type FunctionSpec,
-  type FunctionSpecInput,
 } from './definition-op.js'
+import { checkFunctionSpec, type FunctionSpec, type FunctionSpecInput } from './function-spec.js'
 import { HLC_ZERO, receiveHlc, tickHlc, type Hlc } from './hlc.js'
 
 export interface DefinitionLimits {
@@ -264,10 +262,8 @@ export class DefinitionLog {
   }
 
   getFunction(owner: string, name: string): FunctionDefinition | undefined {
-    const op = this.#owners.get(owner)?.entries.get(entryKey('function', name))
-    return op?.op.kind === 'function' && op.op.action === 'put'
-      ? functionView(op.op, op.hash)
-      : undefined
+    const entry = this.#livePut(owner, 'function', name)
+    return entry && functionView(entry.op as FunctionPut, entry.hash)
   }
 
   listFunctions(owner: string): FunctionDefinition[] {
@@ -277,10 +273,8 @@ export class DefinitionLog {
   }
 
   getChoreography(owner: string, name: string): ChoreographyDefinition | undefined {
-    const op = this.#owners.get(owner)?.entries.get(entryKey('choreography', name))
-    return op?.op.kind === 'choreography' && op.op.action === 'put'
-      ? choreographyView(op.op, op.hash)
-      : undefined
+    const entry = this.#livePut(owner, 'choreography', name)
+    return entry && choreographyView(entry.op as ChoreographyPut, entry.hash)
   }
 
   listChoreographies(owner: string): ChoreographyDefinition[] {
@@ -515,6 +509,12 @@ export class DefinitionLog {
     state.hash = addHash64(existing ? subtractHash64(state.hash, existing.hash) : state.hash, hash)
     if (!existing) this.#entries++
     return existing ? { type: 'applied', op, replaced: existing.op } : { type: 'applied', op }
+  }
+
+  /** The entry of `owner`'s `kind` named `name`, when it is a put (not deleted). */
+  #livePut(owner: string, kind: DefinitionKind, name: string): Entry | undefined {
+    const entry = this.#owners.get(owner)?.entries.get(entryKey(kind, name))
+    return entry?.op.kind === kind && entry.op.action === 'put' ? entry : undefined
   }
 
   #live(owner: string, kind: DefinitionKind): Entry[] {

@@ -3,7 +3,7 @@
  * in the log: what they look like, how an untrusted one is checked and normalised, and the
  * total order that decides which of two operations on the same name wins. Pure.
  */
-import { functionNameProblem, ownerNameProblem, MAX_NAME_LENGTH } from '../names.js'
+import { choreographyNameProblem, functionNameProblem, ownerNameProblem } from '../names.js'
 import {
   canonicalJson,
   hash64,
@@ -12,54 +12,13 @@ import {
   utf8Length,
   type Hash64,
 } from './canonical-json.js'
+import { checkFunctionSpec, type FunctionSpec } from './function-spec.js'
 import { compareHlc, hlcProblem, type Hlc } from './hlc.js'
 
+// The replicator has always imported these from here.
+export { checkFunctionSpec, type FunctionSpecInput } from './function-spec.js'
+
 export type DefinitionKind = 'function' | 'choreography'
-export type FunctionRuntime = 'nodejs' | 'process'
-export type FunctionProvider = 'mesh' | 'http'
-
-/** How a function runs: everything but its identity and version. */
-export interface FunctionSpec {
-  readonly runtime: FunctionRuntime
-  readonly provider: FunctionProvider
-  readonly memoryMb: number
-  readonly timeoutMs: number
-  readonly concurrency: number
-  /** sha256 (lowercase hex) of the code: a JS module or a .tgz bundle, in the code store. */
-  readonly digest?: string
-  /** What a `process` function host runs (in the unpacked bundle's directory, if any). */
-  readonly command?: readonly string[]
-  /** The endpoint of a `http` provider function. */
-  readonly url?: string
-}
-
-/** What a deploy may leave out: the defaults fill it in. */
-export interface FunctionSpecInput {
-  readonly runtime: FunctionRuntime
-  readonly provider?: FunctionProvider
-  readonly memoryMb?: number
-  readonly timeoutMs?: number
-  readonly concurrency?: number
-  readonly digest?: string
-  readonly command?: readonly string[]
-  readonly url?: string
-}
-
-export const FUNCTION_DEFAULTS = {
-  provider: 'mesh',
-  memoryMb: 128,
-  timeoutMs: 60_000,
-  concurrency: 1,
-} as const
-
-export const FUNCTION_BOUNDS = {
-  memoryMb: { min: 1, max: 1_048_576 },
-  timeoutMs: { min: 1, max: 86_400_000 },
-  concurrency: { min: 1, max: 10_000 },
-  commandArgs: 256,
-  commandArgChars: 4096,
-  urlChars: 2048,
-} as const
 
 interface OpBase {
   readonly owner: string
@@ -116,25 +75,10 @@ export interface CheckedOp {
 /** Largest version number: a counter per name, far beyond any real number of deploys. */
 export const MAX_VERSION = 0x7fffffff
 
-const SEGMENT = /^[A-Za-z0-9._-]+$/
 const ORIGIN = /^[A-Za-z0-9]{1,128}$/
-const DIGEST = /^[0-9a-f]{64}$/
 
-/** Why `name` is not a valid choreography name: like an owner name, one segment. */
-export function choreographyNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'choreography name must not be empty'
-  if (name.length > MAX_NAME_LENGTH) {
-    return `choreography name is longer than ${MAX_NAME_LENGTH} characters`
-  }
-  if (name === '.' || name === '..') return `choreography name may not be '${name}'`
-  if (!SEGMENT.test(name)) {
-    return (
-      `choreography name ${JSON.stringify(name)} may only contain letters, digits, ` +
-      `'.', '_' and '-'`
-    )
-  }
-  return undefined
-}
+// The CLI and the HTTP layer have always found it here.
+export { choreographyNameProblem } from '../names.js'
 
 export function nameProblem(kind: DefinitionKind, name: unknown): string | undefined {
   if (typeof name !== 'string') return `${kind} name must be a string`
@@ -143,105 +87,6 @@ export function nameProblem(kind: DefinitionKind, name: unknown): string | undef
 
 export function ownerProblem(owner: unknown): string | undefined {
   return typeof owner === 'string' ? ownerNameProblem(owner) : 'owner must be a string'
-}
-
-function intInRange(
-  value: unknown,
-  field: string,
-  { min, max }: { min: number; max: number },
-): string | undefined {
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    return `${field} must be an integer from ${min} to ${max}`
-  }
-  return undefined
-}
-
-/**
- * The spec `input` describes, or why it is not one. With `defaults`, missing optional
- * fields take FUNCTION_DEFAULTS (a deploy); without, every field must be there (a
- * replicated operation, which its issuer already resolved).
- */
-export function checkFunctionSpec(input: unknown, defaults: boolean): FunctionSpec | string {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return 'function spec must be an object'
-  }
-  const raw = input as Record<string, unknown>
-  const pick = (field: keyof typeof FUNCTION_DEFAULTS): unknown =>
-    raw[field] === undefined && defaults ? FUNCTION_DEFAULTS[field] : raw[field]
-  const runtime = raw.runtime
-  if (runtime !== 'nodejs' && runtime !== 'process') {
-    return `runtime must be "nodejs" or "process", got ${JSON.stringify(runtime) ?? 'nothing'}`
-  }
-  const provider = pick('provider')
-  if (provider !== 'mesh' && provider !== 'http') {
-    return `provider must be "mesh" or "http", got ${JSON.stringify(provider) ?? 'nothing'}`
-  }
-  const memoryMb = pick('memoryMb')
-  const timeoutMs = pick('timeoutMs')
-  const concurrency = pick('concurrency')
-  const bounds =
-    intInRange(memoryMb, 'memoryMb', FUNCTION_BOUNDS.memoryMb) ??
-    intInRange(timeoutMs, 'timeoutMs', FUNCTION_BOUNDS.timeoutMs) ??
-    intInRange(concurrency, 'concurrency', FUNCTION_BOUNDS.concurrency)
-  if (bounds) return bounds
-  const { digest, command, url } = raw
-  if (digest !== undefined && (typeof digest !== 'string' || !DIGEST.test(digest))) {
-    return 'digest must be 64 lowercase hex digits (sha256)'
-  }
-  if (command !== undefined) {
-    const problem = commandProblem(command)
-    if (problem) return problem
-  }
-  if (url !== undefined) {
-    if (typeof url !== 'string' || url.length > FUNCTION_BOUNDS.urlChars || !isHttpUrl(url)) {
-      return `url must be an http(s) URL of at most ${FUNCTION_BOUNDS.urlChars} characters`
-    }
-  }
-  if (provider === 'http' && url === undefined) return 'provider "http" needs a url'
-  if (provider === 'mesh') {
-    if (url !== undefined) return 'url is only for provider "http"'
-    if (runtime === 'nodejs' && digest === undefined) {
-      return 'runtime "nodejs" needs code (a digest)'
-    }
-    if (runtime === 'process' && command === undefined) return 'runtime "process" needs a command'
-  }
-  return {
-    runtime,
-    provider,
-    memoryMb: memoryMb as number,
-    timeoutMs: timeoutMs as number,
-    concurrency: concurrency as number,
-    ...(digest === undefined ? {} : { digest }),
-    ...(command === undefined ? {} : { command: [...(command as string[])] }),
-    ...(url === undefined ? {} : { url }),
-  }
-}
-
-function commandProblem(command: unknown): string | undefined {
-  if (!Array.isArray(command) || command.length === 0) {
-    return 'command must be a non-empty array of strings'
-  }
-  if (command.length > FUNCTION_BOUNDS.commandArgs) {
-    return `command may have at most ${FUNCTION_BOUNDS.commandArgs} arguments`
-  }
-  for (const arg of command) {
-    if (typeof arg !== 'string') return 'command must be a non-empty array of strings'
-    if (arg.length > FUNCTION_BOUNDS.commandArgChars) {
-      return `a command argument is longer than ${FUNCTION_BOUNDS.commandArgChars} characters`
-    }
-    if (arg.includes('\0')) return 'a command argument contains a NUL character'
-  }
-  if ((command[0] as string).length === 0) return 'command[0] must not be empty'
-  return undefined
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text)
-    return url.protocol === 'http:' || url.protocol === 'https:'
-  } catch {
-    return false
-  }
 }
 
 /** Why a choreography's definition cannot be replicated, or undefined. */

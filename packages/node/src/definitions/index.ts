@@ -34,17 +34,27 @@ export type {
   SyncLimits,
   SyncRequest,
 } from './definition-log.js'
-export { FUNCTION_BOUNDS, FUNCTION_DEFAULTS, compareOps, revisionOf } from './definition-op.js'
+export { compareOps, revisionOf } from './definition-op.js'
+export type { DefinitionKind, DefinitionOp, DefinitionRejectionReason } from './definition-op.js'
+export {
+  FUNCTION_BOUNDS,
+  FUNCTION_DEFAULTS,
+  FUNCTION_RUNTIMES,
+  checkFunctionSpec,
+  commandProblem,
+  isFunctionRuntime,
+  limitProblem,
+  urlProblem,
+} from './function-spec.js'
 export type {
-  DefinitionKind,
-  DefinitionOp,
-  DefinitionRejectionReason,
+  FunctionLimit,
   FunctionProvider,
   FunctionRuntime,
   FunctionSpec,
   FunctionSpecInput,
-} from './definition-op.js'
-export { CodeStore, DEFAULT_MAX_CODE_BYTES, isDigest, sha256Hex } from './code-store.js'
+} from './function-spec.js'
+export { CodeStore, DEFAULT_MAX_CODE_BYTES, sha256Hex } from './code-store.js'
+export { isDigest } from './digest.js'
 export { DefinitionStore } from './definition-store.js'
 export {
   CodeIntegrityError,

@@ -15,6 +15,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { background } from '../background.js'
+import { MAX_TIMER_MS } from '../deadline-timer.js'
 import { ChorusError, asChorusError } from '../errors.js'
 import { hostError, type HostFailureReason } from './host-errors.js'
 import { HostClient, type PostOutcome } from './host-client.js'
@@ -39,8 +40,6 @@ export const MIN_NODE_HEAP_MB = 16
 const BROKEN_CONNECTION_GRACE_MS = 1_000
 /** How long runs of a killed host wait for its exit before they are failed anyway. */
 const KILL_GRACE_MS = 2_000
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 /** Bytes of the host's stderr kept to explain a crash. */
 const STDERR_TAIL_CHARS = 4_096
 /**

@@ -3,9 +3,13 @@
  * extracted bundle), the command of a `process` host, and what the host may take.
  */
 import { isAbsolute } from 'node:path'
+import {
+  commandProblem,
+  isFunctionRuntime,
+  limitProblem,
+  type FunctionRuntime,
+} from '../definitions/function-spec.js'
 import { ChorusError } from '../errors.js'
-
-export type FunctionRuntime = 'nodejs' | 'process'
 
 /** The second argument of a `nodejs` function: `async (input, context) => output`. */
 export interface FunctionContext {
@@ -43,20 +47,20 @@ export interface FunctionHostSpec {
   readonly env?: Readonly<Record<string, string>>
 }
 
-/** Throws `bad-request` when the spec cannot describe a host. */
+/**
+ * Throws `bad-request` when the spec cannot describe a host. Its runtime, memory,
+ * concurrency and command are held to the rules every function spec is (function-spec.ts).
+ */
 export function validateHostSpec(spec: FunctionHostSpec): void {
   const bad = (message: string): never => {
     throw new ChorusError('bad-request', `function host spec: ${message}`)
   }
-  if (spec.runtime !== 'nodejs' && spec.runtime !== 'process') {
+  if (!isFunctionRuntime(spec.runtime)) {
     bad(`runtime must be "nodejs" or "process", not ${JSON.stringify(spec.runtime)}`)
   }
-  if (!Number.isInteger(spec.memoryMb) || spec.memoryMb < 1) {
-    bad('memoryMb must be a positive integer')
-  }
-  if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1) {
-    bad('concurrency must be a positive integer')
-  }
+  const limits =
+    limitProblem('memoryMb', spec.memoryMb) ?? limitProblem('concurrency', spec.concurrency)
+  if (limits !== undefined) bad(limits)
   if (spec.codeDir !== undefined && !isAbsolute(spec.codeDir)) {
     bad(`codeDir must be an absolute path, not ${spec.codeDir}`)
   }
@@ -66,9 +70,9 @@ export function validateHostSpec(spec: FunctionHostSpec): void {
     }
     if (spec.command !== undefined) bad('a nodejs host takes no command')
   } else {
-    if (spec.command === undefined || spec.command.length === 0 || spec.command[0] === '') {
-      bad('a process host needs a command: ["executable", ...args]')
-    }
+    if (spec.command === undefined) bad('a process host needs a command: ["executable", ...args]')
+    const problem = commandProblem(spec.command)
+    if (problem !== undefined) bad(problem)
     if (spec.code !== undefined) bad('a process host takes no code: give codeDir and a command')
   }
   for (const [name, value] of Object.entries(spec.env ?? {})) {

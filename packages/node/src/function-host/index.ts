@@ -29,7 +29,8 @@ export type { FunctionHostOptions, HostExit, HostExitCause, RunOptions } from '.
 export { hostError, hostFailureReason } from './host-errors.js'
 export type { HostFailureReason } from './host-errors.js'
 export { validateHostSpec } from './host-spec.js'
-export type { FunctionContext, FunctionHostSpec, FunctionRuntime } from './host-spec.js'
+export type { FunctionRuntime } from '../definitions/function-spec.js'
+export type { FunctionContext, FunctionHostSpec } from './host-spec.js'
 export { DEFAULT_IDLE_TTL_MS, WorkerHostPool } from './worker-host-pool.js'
 export type {
   AcquireResult,

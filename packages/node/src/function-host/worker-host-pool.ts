@@ -18,13 +18,13 @@
  * ```
  */
 import { background } from '../background.js'
+import { DeadlineTimer } from '../deadline-timer.js'
 import { ChorusError } from '../errors.js'
 import { FunctionHost, type FunctionHostOptions, type HostExit } from './function-host.js'
 import { validateHostSpec, type FunctionHostSpec } from './host-spec.js'
 
 /** Idle time after which a host is stopped by default: 10 minutes, as OpenWhisk. */
 export const DEFAULT_IDLE_TTL_MS = 600_000
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface WorkerHostPoolInit {
   /** Memory the worker offers, in MB: the sum of its hosts' `memoryMb` never exceeds it. */
@@ -90,7 +90,8 @@ export class WorkerHostPool {
   readonly #entries = new Set<Entry>()
   readonly #byHost = new Map<FunctionHost, Entry>()
   readonly #stopping = new Set<Promise<void>>()
-  #reaper: NodeJS.Timeout | undefined
+  /** Armed when the first idle host expires. */
+  readonly #reaper = new DeadlineTimer(() => this.reap())
   #stopped = false
 
   constructor(init: WorkerHostPoolInit) {
@@ -189,7 +190,7 @@ export class WorkerHostPool {
   /** Stops every host (starting ones too); `acquire` answers `busy` from now on. */
   async stop(): Promise<void> {
     this.#stopped = true
-    clearTimeout(this.#reaper)
+    this.#reaper.clear()
     const starts: Promise<unknown>[] = []
     for (const entry of [...this.#entries]) {
       if (entry.host === undefined) {
@@ -327,17 +328,15 @@ export class WorkerHostPool {
 
   /** One timer, for the first idle host to expire. */
   #armReaper(): void {
-    clearTimeout(this.#reaper)
-    this.#reaper = undefined
-    if (this.#stopped) return
-    let next = Number.POSITIVE_INFINITY
-    for (const entry of this.#entries) {
-      if (entry.idleSince !== undefined) next = Math.min(next, entry.idleSince + this.idleTtlMs)
+    if (this.#stopped) {
+      this.#reaper.clear()
+      return
     }
-    if (next === Number.POSITIVE_INFINITY) return
-    const delay = Math.min(Math.max(0, next - this.#now()), MAX_TIMER_MS)
-    this.#reaper = setTimeout(() => this.reap(), delay)
-    this.#reaper.unref()
+    let next: number | undefined
+    for (const { idleSince } of this.#entries) {
+      if (idleSince !== undefined) next = Math.min(next ?? Infinity, idleSince + this.idleTtlMs)
+    }
+    this.#reaper.arm(next, this.#now())
   }
 }
 

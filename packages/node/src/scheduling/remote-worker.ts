@@ -8,9 +8,16 @@
  * invocations (`worker-unreachable`) rather than run them again elsewhere, since the
  * worker may have run them before it went silent.
  */
+import { background } from '../background.js'
 import { BoundedMap } from '../bounded-map.js'
 import { ChorusError } from '../errors.js'
-import type { DispatchEffect, ProviderRuntime } from './scheduler-host.js'
+import { silentLogger, type Logger } from '../observability/logger.js'
+import {
+  runOnLease,
+  type DispatchEffect,
+  type InvocationOutcome,
+  type ProviderRuntime,
+} from './provider.js'
 
 export const EXECUTE_METHOD = 'execute'
 export const EXECUTE_CANCEL_METHOD = 'execute.cancel'
@@ -27,9 +34,7 @@ export type ExecuteAnswer =
   | { readonly type: 'busy'; readonly message: string }
   | { readonly type: 'done'; readonly outcomes: readonly ExecuteOutcome[] }
 
-export type ExecuteOutcome =
-  | { readonly status: 'succeeded'; readonly output: unknown }
-  | { readonly status: 'failed'; readonly error: string }
+export type ExecuteOutcome = InvocationOutcome
 
 /** The body of an `execute` request. */
 interface ExecuteRequest {
@@ -53,11 +58,12 @@ export interface RemoteWorkersInit {
    */
   readonly prepare?: (owner: string, dispatch: DispatchEffect, from: string) => Promise<void>
   readonly onExecute?: (fn: string) => void
-  readonly log?: (line: string) => void
+  readonly log?: Logger
 }
 
 export class RemoteWorkers {
   readonly #init: RemoteWorkersInit
+  readonly #log: Logger
   /** Invocations running here for other peers' schedulers. */
   readonly #running = new Map<string, AbortController>()
   /** Cancels that came before their invocation started (while it was being prepared). */
@@ -69,6 +75,7 @@ export class RemoteWorkers {
 
   constructor(init: RemoteWorkersInit) {
     this.#init = init
+    this.#log = (init.log ?? silentLogger()).child({ component: 'scheduling:remote' })
     init.rpc.handle(EXECUTE_METHOD, (body, from) => this.#execute(parseExecute(body), from))
     init.rpc.handle(EXECUTE_CANCEL_METHOD, (body) => {
       for (const id of parseIds(body)) {
@@ -93,9 +100,11 @@ export class RemoteWorkers {
     timeoutMs: number,
   ): Promise<ExecuteAnswer> {
     const onAbort = (id: string) => () => {
-      this.#init.rpc.request(worker, EXECUTE_CANCEL_METHOD, { ids: [id] }, 10_000).catch(() => {
+      background(
+        () => this.#init.rpc.request(worker, EXECUTE_CANCEL_METHOD, { ids: [id] }, 10_000),
         // The worker is gone: nothing runs there to cancel.
-      })
+        (err) => this.#log.debug({ err, worker, invocation: id }, 'cancelling on a worker failed'),
+      )
     }
     const listeners = dispatch.invocations.map((inv, i) => {
       const listener = onAbort(inv.id)
@@ -155,10 +164,7 @@ export class RemoteWorkers {
         this.#running.set(inv.id, controller)
         this.#init.onExecute?.(dispatch.fn)
         try {
-          const output = await lease.run(i, inv.id, inv.input, controller.signal)
-          return { status: 'succeeded', output }
-        } catch (err) {
-          return { status: 'failed', error: err instanceof Error ? err.message : String(err) }
+          return await runOnLease(lease, i, inv, controller.signal)
         } finally {
           if (this.#running.get(inv.id) === controller) this.#running.delete(inv.id)
         }
@@ -167,7 +173,6 @@ export class RemoteWorkers {
     return { type: 'done', outcomes }
   }
 
-  /** Stops what runs here for other peers (this peer is stopping). */
   /** Whether dispatches from other peers are being prepared or run here. */
   get busy(): boolean {
     return this.#executing > 0
@@ -178,6 +183,7 @@ export class RemoteWorkers {
     this.#draining = true
   }
 
+  /** Stops what runs here for other peers (this peer is stopping). */
   stop(): void {
     this.#stopped = true
     this.#draining = true

@@ -1,24 +1,46 @@
 /**
  * The schedulers this peer is responsible for, and the shell around each: it feeds
- * OwnerScheduler events with the time, arms a timer at nextDeadline(), runs dispatches
- * on this peer's worker, and keeps results for whoever waits or asks later.
+ * OwnerScheduler events with the time, arms a timer at nextDeadline(), carries out the
+ * effects (every dispatch through one run path, to this peer's providers or to another
+ * peer's worker), and keeps results for whoever waits or asks later.
+ *
+ * The parts, one a file beside this one: `scheduler-registry.ts` (what is hosted and what
+ * each holds), `result-store.ts`, `idempotency.ts`, `worker-sync.ts`,
+ * `idle-deallocation.ts`, `dispatch-runner.ts` with `remote-dispatcher.ts` (running a
+ * dispatch), `provider.ts` (what providers implement) and `scheduler-key.ts`.
  */
 import {
   OwnerScheduler,
-  type FunctionSpec,
   type InvocationRequest,
   type PlacementPolicy,
   type SchedulerEffect,
   type SchedulerEvent,
-  type WorkerHealth,
 } from '@chorus/scheduler-core'
 import { background } from '../background.js'
-import { BoundedMap } from '../bounded-map.js'
-import { BUILTIN_FUNCTIONS, BUILTIN_PROVIDER, runBuiltin } from './providers/builtin-provider.js'
-import { ChorusError } from '../errors.js'
 import type { RunTrace } from '../choreography/index.js'
+import { DeadlineTimer } from '../deadline-timer.js'
+import { ChorusError } from '../errors.js'
+import { silentLogger, type Logger } from '../observability/logger.js'
 import type { InvocationView, PeerEvent, SchedulerInfo } from '../peer-api.js'
-import type { RemoteWorkers } from './remote-worker.js'
+import { DispatchRunner } from './dispatch-runner.js'
+import { IdempotencyKeys } from './idempotency.js'
+import { idleExpired, isIdle, sweepEveryMs } from './idle-deallocation.js'
+import type { DispatchEffect, Dispatcher, ProviderRuntime } from './provider.js'
+import { BUILTIN_PROVIDER, BuiltinProvider } from './providers/builtin-provider.js'
+import {
+  DEFAULT_REMOTE_TIMEOUT_MS,
+  remoteDispatcher,
+  type RemoteDispatch,
+} from './remote-dispatcher.js'
+import { ResultStore } from './result-store.js'
+import { SchedulerRegistry, type HostedScheduler } from './scheduler-registry.js'
+import { schedulerKey } from './scheduler-key.js'
+import { syncWorkers, type WorkerOffer } from './worker-sync.js'
+
+// What peer.ts and the providers have always imported from here.
+export type { DispatchEffect, ProviderLease, ProviderRuntime } from './provider.js'
+export type { WorkerOffer } from './worker-sync.js'
+export { schedulerKey } from './scheduler-key.js'
 
 export interface SchedulerHostInit {
   selfId: string
@@ -36,8 +58,12 @@ export interface SchedulerHostInit {
   onRefused?: (worker: string) => void
   /** Called after a scheduler was freed for idleness, to remove its directory entry. */
   onDeallocated: (key: string, guid: string, epoch: number) => void
-  log?: (line: string) => void
-  /** Providers other than `builtin`, by name: where their functions' specs come from and how they run. */
+  /** Default silent; the host logs as `scheduling:host`. */
+  log?: Logger
+  /**
+   * Providers other than `builtin` (which the host brings), by name: where their functions'
+   * specs come from and how they run.
+   */
   providers?: Readonly<Record<string, ProviderRuntime>>
   /**
    * Providers whose schedulers place invocations on every peer's worker (`workers`), not
@@ -46,56 +72,9 @@ export interface SchedulerHostInit {
   meshWide?: ReadonlySet<string>
   /** The peers that offer a worker now, this one included. */
   workers?: () => readonly WorkerOffer[]
-  /** Sends dispatches to other peers' workers. */
-  remote?: Pick<RemoteWorkers, 'dispatch'>
+  /** Sends dispatches to other peers' workers (RemoteWorkers). */
+  remote?: RemoteDispatch
 }
-
-/** A peer's worker as the mesh sees it. */
-export interface WorkerOffer {
-  readonly id: string
-  readonly memoryMb: number
-  /**
-   * `suspect` (maybe dead) and `left` (leaving gracefully) workers keep what they run but
-   * get no new work; a worker no longer offered is offline: what it ran fails.
-   */
-  readonly state: 'alive' | 'suspect' | 'left'
-}
-
-const HEALTH_OF: Readonly<Record<WorkerOffer['state'], WorkerHealth>> = {
-  alive: 'healthy',
-  suspect: 'unresponsive',
-  left: 'unhealthy',
-}
-
-export type DispatchEffect = Extract<SchedulerEffect, { type: 'dispatch' }>
-
-/**
- * How a provider's functions run on this peer's worker. `spec` is asked on every submit, so
- * a redeploy (a new `version`) is registered before its first invocation is queued.
- */
-export interface ProviderRuntime {
-  /** The scheduler spec of `owner`'s function `fn` as deployed now, or undefined if there is none. */
-  spec(owner: string, fn: string): FunctionSpec | undefined
-  /**
-   * Takes what a dispatch needs on the worker (a host slot per invocation): `busy` when the
-   * worker cannot take it now (the scheduler walks on). Rejects when the dispatch can never
-   * run (its code does not load): its invocations fail with the message.
-   */
-  acquire(owner: string, dispatch: DispatchEffect): Promise<ProviderLease>
-  /** What an invocation's view shows beyond its status: a choreography run's trace. */
-  trace?(id: string): RunTrace | undefined
-}
-
-export type ProviderLease =
-  | { readonly type: 'busy'; readonly message: string }
-  | {
-      readonly type: 'ready'
-      /**
-       * Runs the dispatch's `index`th invocation on its slot and gives the slot back (at once,
-       * without running, when `signal` has already aborted).
-       */
-      run(index: number, id: string, input: unknown, signal: AbortSignal): Promise<unknown>
-    }
 
 export interface SubmitRequest {
   readonly id: string
@@ -105,69 +84,54 @@ export interface SubmitRequest {
   readonly idempotencyKey?: string | undefined
 }
 
-interface Hosted {
-  readonly key: string
-  readonly owner: string
-  readonly provider: string
-  readonly guid: string
-  readonly epoch: number
-  readonly scheduler: OwnerScheduler
-  timer: ReturnType<typeof setTimeout> | undefined
-  timerAt: number
-  lastActive: number
-  /** Merged into another responsible: accepts nothing new, finishes what runs. */
-  draining: boolean
-  /** The version registered for each function of a non-builtin provider. */
-  readonly versions: Map<string, string>
-  /** The workers its scheduler knows, with the health and memory it was last told of. */
-  readonly workers: Map<string, { health: WorkerHealth; memoryMb: number }>
-}
-
-const RESULTS_KEPT = 100_000
-
 export class SchedulerHost {
   readonly #init: SchedulerHostInit
-  readonly #hosted = new Map<string, Hosted>()
-  /** Live invocation id → the key of the scheduler holding it. */
-  readonly #live = new Map<string, string>()
-  readonly #waiters = new Map<string, ((view: InvocationView) => void)[]>()
-  readonly #results = new BoundedMap<string, InvocationView>(RESULTS_KEPT)
-  readonly #idempotent = new BoundedMap<string, string>(RESULTS_KEPT)
-  readonly #running = new Map<string, AbortController>()
-  /** Dispatched invocation id → the worker (peer) running it. */
-  readonly #ranOn = new Map<string, string>()
+  readonly #log: Logger
+  /** Every provider by name, `builtin` included. */
+  readonly #providers: ReadonlyMap<string, ProviderRuntime>
+  readonly #registry = new SchedulerRegistry()
+  readonly #results = new ResultStore()
+  readonly #idempotency = new IdempotencyKeys()
+  readonly #runner: DispatchRunner
   readonly #sweep: ReturnType<typeof setInterval>
 
   constructor(init: SchedulerHostInit) {
     this.#init = init
-    const every = Math.max(50, Math.min(1000, init.schedulerIdleMs / 4))
+    this.#log = (init.log ?? silentLogger()).child({ component: 'scheduling:host' })
+    this.#providers = new Map([
+      ...Object.entries(init.providers ?? {}),
+      [BUILTIN_PROVIDER, new BuiltinProvider()],
+    ])
+    this.#runner = new DispatchRunner({
+      log: this.#log,
+      ...(init.onExecute ? { onExecute: init.onExecute } : {}),
+    })
     this.#sweep = setInterval(() => {
       this.#deallocateIdle()
       // Load summaries bring each worker's memory after it joined: keep schedulers current.
       this.workersChanged()
-    }, every)
+    }, sweepEveryMs(init.schedulerIdleMs))
     this.#sweep.unref()
   }
 
   /** Whether any scheduler here still has work queued or running. */
   get busy(): boolean {
-    for (const hosted of this.#hosted.values()) if (!this.#isIdle(hosted)) return true
+    for (const hosted of this.#registry.values()) if (!isIdle(hosted)) return true
     return false
   }
 
   has(key: string): boolean {
-    const hosted = this.#hosted.get(key)
-    return hosted !== undefined && !hosted.draining
+    return this.#registry.accepting(key) !== undefined
   }
 
   entry(key: string): { guid: string; epoch: number } | undefined {
-    const hosted = this.#hosted.get(key)
-    return hosted && !hosted.draining ? { guid: hosted.guid, epoch: hosted.epoch } : undefined
+    const hosted = this.#registry.accepting(key)
+    return hosted ? { guid: hosted.guid, epoch: hosted.epoch } : undefined
   }
 
   /** Keys, GUIDs and epochs of what this peer is responsible for. */
   entries(): { key: string; guid: string; epoch: number }[] {
-    return [...this.#hosted.values()]
+    return [...this.#registry.values()]
       .filter((h) => !h.draining)
       .map((h) => ({ key: h.key, guid: h.guid, epoch: h.epoch }))
   }
@@ -175,32 +139,26 @@ export class SchedulerHost {
   /** Becomes responsible for (owner, provider): a new scheduler with this GUID and epoch. */
   create(owner: string, provider: string, guid: string, epoch: number): void {
     const key = schedulerKey(owner, provider)
-    const existing = this.#hosted.get(key)
-    if (existing && !existing.draining) return
-    const scheduler = new OwnerScheduler(
-      { owner, provider, capacity: this.#init.ownerLimit, placement: this.#init.placement },
-      { rng: { next: Math.random } },
-    )
-    const now = this.#init.now()
-    if (provider === BUILTIN_PROVIDER) {
-      for (const spec of BUILTIN_FUNCTIONS)
-        scheduler.handle({ type: 'function-registered', spec }, now)
-    }
-    const hosted: Hosted = {
+    if (this.#registry.accepting(key)) return
+    const hosted: HostedScheduler = {
       key,
       owner,
       provider,
       guid,
       epoch,
-      scheduler,
-      timer: undefined,
-      timerAt: Number.POSITIVE_INFINITY,
-      lastActive: now,
+      scheduler: new OwnerScheduler(
+        { owner, provider, capacity: this.#init.ownerLimit, placement: this.#init.placement },
+        { rng: { next: Math.random } },
+      ),
+      timer: new DeadlineTimer(() => {
+        if (this.#registry.isCurrent(hosted)) this.#handle(hosted, { type: 'tick' })
+      }),
+      lastActive: this.#init.now(),
       draining: false,
       versions: new Map(),
       workers: new Map(),
     }
-    this.#hosted.set(key, hosted)
+    this.#registry.add(hosted)
     this.#syncWorkers(hosted)
     this.#init.emit({
       type: 'scheduler-created',
@@ -219,20 +177,18 @@ export class SchedulerHost {
    * before gives the earlier invocation instead.
    */
   submit(key: string, request: SubmitRequest): { id: string; done: Promise<InvocationView> } {
-    const hosted = this.#hosted.get(key)
-    if (!hosted || hosted.draining) {
+    const hosted = this.#registry.accepting(key)
+    if (!hosted) {
       throw new ChorusError('not-responsible', `this peer is not responsible for ${key}`)
     }
     // A forward retried after a lost answer carries the same id: it is the same invocation.
-    if (this.#live.has(request.id) || this.#results.has(request.id)) {
+    if (this.#registry.isLive(request.id) || this.#results.has(request.id)) {
       return { id: request.id, done: this.wait(request.id) }
     }
-    if (hosted.provider !== BUILTIN_PROVIDER) this.#register(hosted, request.fn)
+    this.#register(hosted, request.fn)
     if (request.idempotencyKey !== undefined) {
-      const idemKey = `${hosted.owner}\u0000${request.idempotencyKey}`
-      const earlier = this.#idempotent.get(idemKey)
+      const earlier = this.#idempotency.claim(hosted.owner, request.idempotencyKey, request.id)
       if (earlier !== undefined) return { id: earlier, done: this.wait(earlier) }
-      this.#idempotent.set(idemKey, request.id)
     }
     const invocation: InvocationRequest = {
       id: request.id,
@@ -241,7 +197,7 @@ export class SchedulerHost {
       priority: request.priority,
     }
     const done = this.wait(request.id)
-    this.#live.set(request.id, key)
+    this.#registry.hold(request.id, key)
     hosted.lastActive = this.#init.now()
     this.#handle(hosted, { type: 'invocation-submitted', invocation })
     return { id: request.id, done }
@@ -249,39 +205,31 @@ export class SchedulerHost {
 
   /** Settles when the invocation has a result (at once if it has one already). */
   wait(id: string): Promise<InvocationView> {
-    const result = this.#results.get(id)
-    if (result) return Promise.resolve(result)
-    return new Promise((resolve) => {
-      const list = this.#waiters.get(id)
-      if (list) list.push(resolve)
-      else this.#waiters.set(id, [resolve])
-    })
+    return this.#results.wait(id)
   }
 
   /** What this peer knows of an invocation, or undefined. */
   status(id: string): InvocationView | undefined {
     const result = this.#results.get(id)
     if (result) return result
-    const key = this.#live.get(id)
-    const hosted = key === undefined ? undefined : this.#hosted.get(key)
+    const hosted = this.#registry.holderOf(id)
     const state = hosted?.scheduler.invocationState(id)
     if (!state || !hosted) return undefined
-    const trace = this.#init.providers?.[hosted.provider]?.trace?.(id)
     return {
       id,
       status: state,
-      peerId: this.#ranOn.get(id) ?? this.#init.selfId,
-      ...(trace === undefined ? {} : { trace }),
+      peerId: this.#registry.workerOf(id) ?? this.#init.selfId,
+      ...this.#traceOf(hosted, id),
     }
   }
 
   /** Records an outcome learned elsewhere (a forwarded invocation's answer). */
   record(view: InvocationView): void {
-    if (view.status === 'succeeded' || view.status === 'failed') this.#settle(view)
+    if (view.status === 'succeeded' || view.status === 'failed') this.#results.settle(view)
   }
 
   list(): SchedulerInfo[] {
-    return [...this.#hosted.values()].map((h) => {
+    return [...this.#registry.values()].map((h) => {
       const summary = h.scheduler.summary(this.#init.now())
       return {
         guid: h.guid,
@@ -301,21 +249,21 @@ export class SchedulerHost {
    * `forward` (whose answers settle their waiters), and finish what already runs here.
    */
   drainInto(key: string, forward: (request: SubmitRequest) => Promise<InvocationView>): void {
-    const hosted = this.#hosted.get(key)
-    if (!hosted || hosted.draining) return
+    const hosted = this.#registry.accepting(key)
+    if (!hosted) return
     hosted.draining = true
     this.#handle(hosted, { type: 'capacity-changed', capacity: 0 })
     const queued = hosted.scheduler.snapshot().queued
     for (const q of queued) {
       this.#handle(hosted, { type: 'invocation-withdrawn', invocationId: q.id })
-      this.#live.delete(q.id)
+      this.#registry.release(q.id)
       background(
         async () => {
           let view: InvocationView
           try {
             view = await forward({ id: q.id, fn: q.fn, input: q.input, priority: q.priority })
           } catch (err) {
-            this.#settle({
+            this.#results.settle({
               id: q.id,
               status: 'failed',
               error: {
@@ -325,8 +273,8 @@ export class SchedulerHost {
             })
             return
           }
-          if (view.status === 'succeeded' || view.status === 'failed') this.#settle(view)
-          else this.#handOver(view)
+          if (view.status === 'succeeded' || view.status === 'failed') this.#results.settle(view)
+          else this.#results.handOver(view)
         },
         (err) => this.#bug(`handing off ${q.id}`, err),
       )
@@ -345,7 +293,7 @@ export class SchedulerHost {
   /** The mesh's workers changed (a peer joined, was suspected, died or left). */
   workersChanged(): void {
     let offers: readonly WorkerOffer[] | undefined
-    for (const hosted of this.#hosted.values()) {
+    for (const hosted of this.#registry.values()) {
       if (this.#init.meshWide?.has(hosted.provider) !== true) continue
       offers ??= this.#init.workers?.()
       this.#syncWorkers(hosted, offers)
@@ -354,16 +302,12 @@ export class SchedulerHost {
 
   stop(): void {
     clearInterval(this.#sweep)
-    for (const hosted of this.#hosted.values()) clearTimeout(hosted.timer)
-    for (const controller of this.#running.values()) controller.abort()
-    this.#running.clear()
-    const stopping: InvocationView = {
-      id: '',
+    for (const hosted of this.#registry.values()) hosted.timer.clear()
+    this.#runner.stop()
+    this.#results.failWaiters({
       status: 'failed',
       error: { code: 'shutting-down', message: 'the peer stopped' },
-    }
-    for (const [id, waiters] of this.#waiters) for (const w of waiters) w({ ...stopping, id })
-    this.#waiters.clear()
+    })
   }
 
   // ----------------------------------------------------------------------------
@@ -373,7 +317,7 @@ export class SchedulerHost {
    * they ran fails as `worker-lost`). A scheduler of a provider that is not mesh-wide
    * knows only this peer's worker.
    */
-  #syncWorkers(hosted: Hosted, meshOffers?: readonly WorkerOffer[]): void {
+  #syncWorkers(hosted: HostedScheduler, meshOffers?: readonly WorkerOffer[]): void {
     const self: WorkerOffer = {
       id: this.#init.selfId,
       memoryMb: this.#init.workerMemoryMb,
@@ -381,37 +325,12 @@ export class SchedulerHost {
     }
     const meshWide = this.#init.meshWide?.has(hosted.provider) === true
     const offers = meshWide ? (meshOffers ?? this.#init.workers?.() ?? [self]) : [self]
-    const seen = new Set<string>()
-    for (const offer of offers) {
-      seen.add(offer.id)
-      const known = hosted.workers.get(offer.id)
-      let health: WorkerHealth = known?.health ?? 'offline'
-      if (health === 'offline' || known?.memoryMb !== offer.memoryMb) {
-        // Joining again updates the memory of a worker the scheduler knows, and revives it.
-        this.#handle(hosted, {
-          type: 'worker-joined',
-          workerId: offer.id,
-          memoryMb: offer.memoryMb,
-        })
-        health = 'healthy'
-      }
-      const wanted = HEALTH_OF[offer.state]
-      if (health !== wanted) {
-        this.#handle(hosted, { type: 'worker-health', workerId: offer.id, health: wanted })
-      }
-      hosted.workers.set(offer.id, { health: wanted, memoryMb: offer.memoryMb })
-    }
-    for (const [id, known] of hosted.workers) {
-      if (seen.has(id) || known.health === 'offline') continue
-      this.#handle(hosted, { type: 'worker-health', workerId: id, health: 'offline' })
-      hosted.workers.set(id, { ...known, health: 'offline' })
-    }
+    for (const event of syncWorkers(hosted.workers, offers)) this.#handle(hosted, event)
   }
 
   /** Registers (or re-registers, after a redeploy) the function's current spec. */
-  #register(hosted: Hosted, fn: string): void {
-    const runtime = this.#init.providers?.[hosted.provider]
-    const spec = runtime?.spec(hosted.owner, fn)
+  #register(hosted: HostedScheduler, fn: string): void {
+    const spec = this.#providers.get(hosted.provider)?.spec(hosted.owner, fn)
     if (spec === undefined) {
       throw new ChorusError(
         'unknown-function',
@@ -427,49 +346,47 @@ export class SchedulerHost {
     hosted.versions.set(fn, version)
   }
 
-  #handle(hosted: Hosted, event: SchedulerEvent): void {
+  #handle(hosted: HostedScheduler, event: SchedulerEvent): void {
     const effects = hosted.scheduler.handle(event, this.#init.now())
     this.#carryOut(hosted, effects)
-    this.#arm(hosted)
+    hosted.timer.arm(hosted.scheduler.nextDeadline(), this.#init.now())
   }
 
-  #carryOut(hosted: Hosted, effects: readonly SchedulerEffect[]): void {
+  #carryOut(hosted: HostedScheduler, effects: readonly SchedulerEffect[]): void {
     for (const effect of effects) {
       switch (effect.type) {
         case 'dispatch':
-          for (const inv of effect.invocations) this.#ranOn.set(inv.id, effect.worker)
-          if (hosted.provider === BUILTIN_PROVIDER) {
-            for (const inv of effect.invocations)
-              this.#run(hosted, effect.fn, inv.id, inv.attempt, inv.input)
-          } else {
-            this.#runOnProvider(hosted, effect)
-          }
+          for (const inv of effect.invocations) this.#registry.placedOn(inv.id, effect.worker)
+          this.#dispatch(hosted, effect)
           break
         case 'cancel':
-          for (const id of effect.invocationIds) this.#running.get(id)?.abort()
+          this.#runner.cancel(effect.invocationIds)
           break
         case 'result': {
-          const ranOn = this.#ranOn.get(effect.invocationId) ?? this.#init.selfId
-          this.#ranOn.delete(effect.invocationId)
-          this.#live.delete(effect.invocationId)
+          const id = effect.invocationId
+          const ranOn = this.#registry.workerOf(id) ?? this.#init.selfId
+          this.#registry.release(id)
           hosted.lastActive = this.#init.now()
-          this.#settle({
-            id: effect.invocationId,
+          this.#results.settle({
+            id,
             status: effect.status,
             ...(effect.status === 'succeeded'
               ? { output: effect.output }
               : { error: effect.error }),
             peerId: ranOn,
-            ...this.#traceOf(hosted, effect.invocationId),
+            ...this.#traceOf(hosted, id),
           })
           break
         }
         case 'evict-host':
-          break // builtin hosts are in-process: nothing to stop
+          break // a provider's hosts are its own: the worker host pool reaps idle ones
         case 'rejected':
           // Late answers of cancelled attempts land here; anything else is a bug worth seeing.
           if (effect.reason !== 'stale-attempt' && effect.reason !== 'unknown-invocation') {
-            this.#init.log?.(`scheduler ${hosted.key} rejected ${effect.event}: ${effect.message}`)
+            this.#log.warn(
+              { key: hosted.key, event: effect.event, reason: effect.reason },
+              `the scheduler rejected ${effect.event}: ${effect.message}`,
+            )
           }
           break
       }
@@ -477,251 +394,70 @@ export class SchedulerHost {
     if (hosted.draining) this.#maybeRemoveDrained(hosted)
   }
 
-  #run(hosted: Hosted, fn: string, id: string, attempt: number, input: unknown): void {
-    const controller = new AbortController()
-    this.#running.set(id, controller)
-    this.#init.onExecute?.(fn)
-    background(
-      async () => {
-        let event: SchedulerEvent
-        try {
-          const output = await runBuiltin(fn, input, controller.signal)
-          event = { type: 'invocation-completed', invocationId: id, attempt, output }
-        } catch (err) {
-          const error = err instanceof Error ? err.message : String(err)
-          event = { type: 'invocation-failed', invocationId: id, attempt, error }
-        }
-        this.#answered(hosted, controller, id, event)
+  /** Runs a dispatch on this peer's provider, or sends it to another peer's worker. */
+  #dispatch(hosted: HostedScheduler, dispatch: DispatchEffect): void {
+    const { owner, provider } = hosted
+    const runtime = this.#providers.get(provider)
+    const local = dispatch.worker === this.#init.selfId
+    const dispatcher: Dispatcher = local
+      ? (d) =>
+          runtime
+            ? runtime.acquire(owner, d)
+            : Promise.reject(new Error(`no provider ${provider} on this peer`))
+      : remoteDispatcher(
+          this.#init.remote,
+          owner,
+          provider,
+          (fn) => runtime?.spec(owner, fn)?.timeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS,
+        )
+    this.#runner.run(
+      dispatch,
+      dispatcher,
+      {
+        answered: (event) => {
+          if (this.#registry.isCurrent(hosted)) this.#handle(hosted, event)
+        },
+        refused: (message) => this.#refused(hosted, dispatch, message),
       },
-      (err) => this.#bug(`answering ${id}`, err),
+      local,
     )
   }
 
-  #traceOf(hosted: Hosted, id: string): { trace?: RunTrace } {
-    const trace = this.#init.providers?.[hosted.provider]?.trace?.(id)
-    return trace === undefined ? {} : { trace }
-  }
-
   /** The worker refused the dispatch (busy): nothing runs, and the scheduler walks on. */
-  #refused(
-    hosted: Hosted,
-    dispatch: DispatchEffect,
-    controllers: readonly AbortController[],
-    message: string,
-  ): void {
-    dispatch.invocations.forEach((inv, i) => {
-      if (this.#running.get(inv.id) === controllers[i]) this.#running.delete(inv.id)
-    })
-    if (this.#hosted.get(hosted.key) !== hosted) return
-    this.#init.log?.(`${hosted.key}: ${dispatch.worker} busy for ${dispatch.fn}: ${message}`)
+  #refused(hosted: HostedScheduler, dispatch: DispatchEffect, message: string): void {
+    if (!this.#registry.isCurrent(hosted)) return
+    this.#log.debug(
+      { key: hosted.key, worker: dispatch.worker, fn: dispatch.fn },
+      `the worker is busy: ${message}`,
+    )
     this.#init.onRefused?.(dispatch.worker)
     this.#handle(hosted, { type: 'dispatch-refused', dispatchId: dispatch.dispatchId })
   }
 
-  /** Sends a dispatch to another peer's worker; its answer settles each invocation. */
-  #runRemote(hosted: Hosted, dispatch: DispatchEffect): void {
-    const controllers = dispatch.invocations.map((inv) => {
-      const controller = new AbortController()
-      this.#running.set(inv.id, controller)
-      return controller
-    })
-    const answerAll = (
-      events: (inv: DispatchEffect['invocations'][number], i: number) => SchedulerEvent,
-    ) =>
-      dispatch.invocations.forEach((inv, i) =>
-        this.#answered(hosted, controllers[i] as AbortController, inv.id, events(inv, i)),
-      )
-    const spec = this.#init.providers?.[hosted.provider]?.spec(hosted.owner, dispatch.fn)
-    const remote = this.#init.remote
-    const sent = remote
-      ? remote.dispatch(
-          dispatch.worker,
-          hosted.owner,
-          hosted.provider,
-          dispatch,
-          controllers.map((c) => c.signal),
-          spec?.timeoutMs ?? 60_000,
-        )
-      : Promise.reject(new Error('this peer cannot dispatch to other peers'))
-    background(
-      async () => {
-        let answer: Awaited<typeof sent>
-        try {
-          answer = await sent
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err)
-          answerAll((inv) => ({
-            type: 'invocation-failed',
-            invocationId: inv.id,
-            attempt: inv.attempt,
-            error: `worker ${dispatch.worker} did not answer: ${message}`,
-          }))
-          return
-        }
-        if (answer.type === 'busy') {
-          this.#refused(hosted, dispatch, controllers, answer.message)
-          return
-        }
-        answerAll((inv, i) => {
-          const outcome = answer.outcomes[i]
-          return outcome?.status === 'succeeded'
-            ? {
-                type: 'invocation-completed',
-                invocationId: inv.id,
-                attempt: inv.attempt,
-                output: outcome.output,
-              }
-            : {
-                type: 'invocation-failed',
-                invocationId: inv.id,
-                attempt: inv.attempt,
-                error: outcome?.error ?? 'no outcome',
-              }
-        })
-      },
-      (err) => this.#bug(`answering a dispatch to ${dispatch.worker}`, err),
-    )
-  }
-
-  /** Runs a dispatch of a non-builtin provider: acquire (or refuse, busy), run, answer each. */
-  #runOnProvider(hosted: Hosted, dispatch: DispatchEffect): void {
-    if (dispatch.worker !== this.#init.selfId) {
-      this.#runRemote(hosted, dispatch)
-      return
-    }
-    const runtime = this.#init.providers?.[hosted.provider]
-    const controllers = dispatch.invocations.map((inv) => {
-      const controller = new AbortController()
-      this.#running.set(inv.id, controller)
-      return controller
-    })
-    const fail = (index: number, message: string): void => {
-      const inv = dispatch.invocations[index]
-      const controller = controllers[index]
-      if (inv === undefined || controller === undefined) return
-      this.#answered(hosted, controller, inv.id, {
-        type: 'invocation-failed',
-        invocationId: inv.id,
-        attempt: inv.attempt,
-        error: message,
-      })
-    }
-    const acquiring = runtime
-      ? runtime.acquire(hosted.owner, dispatch)
-      : Promise.reject(new Error(`no provider ${hosted.provider} on this peer`))
-    background(
-      async () => {
-        let lease: Awaited<typeof acquiring>
-        try {
-          lease = await acquiring
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err)
-          dispatch.invocations.forEach((_, i) => fail(i, message))
-          return
-        }
-        if (lease.type === 'busy') {
-          this.#refused(hosted, dispatch, controllers, lease.message)
-          return
-        }
-        dispatch.invocations.forEach((inv, i) => {
-          const controller = controllers[i] as AbortController
-          this.#init.onExecute?.(dispatch.fn)
-          background(
-            async () => {
-              let output: unknown
-              try {
-                output = await lease.run(i, inv.id, inv.input, controller.signal)
-              } catch (err) {
-                fail(i, err instanceof Error ? err.message : String(err))
-                return
-              }
-              this.#answered(hosted, controller, inv.id, {
-                type: 'invocation-completed',
-                invocationId: inv.id,
-                attempt: inv.attempt,
-                output,
-              })
-            },
-            (err) => this.#bug(`answering ${inv.id}`, err),
-          )
-        })
-      },
-      (err) => this.#bug(`running a dispatch of ${dispatch.fn}`, err),
-    )
-  }
-
-  #answered(hosted: Hosted, controller: AbortController, id: string, event: SchedulerEvent): void {
-    if (this.#running.get(id) === controller) this.#running.delete(id)
-    if (this.#hosted.get(hosted.key) !== hosted) return // deallocated meanwhile
-    this.#handle(hosted, event)
-  }
-
-  /** Tells waiters the invocation now lives elsewhere (`view` says where), keeping no result. */
-  #handOver(view: InvocationView): void {
-    const waiters = this.#waiters.get(view.id)
-    this.#waiters.delete(view.id)
-    for (const w of waiters ?? []) w(view)
+  #traceOf(hosted: HostedScheduler, id: string): { trace?: RunTrace } {
+    const trace = this.#providers.get(hosted.provider)?.trace?.(id)
+    return trace === undefined ? {} : { trace }
   }
 
   /** A handler that threw where it cannot: a bug here, logged with its stack. */
   #bug(what: string, err: unknown): void {
-    this.#init.log?.(
-      `bug: ${what} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-    )
-  }
-
-  #settle(view: InvocationView): void {
-    this.#results.set(view.id, view)
-    const waiters = this.#waiters.get(view.id)
-    if (!waiters) return
-    this.#waiters.delete(view.id)
-    for (const w of waiters) w(view)
-  }
-
-  #arm(hosted: Hosted): void {
-    const at = hosted.scheduler.nextDeadline()
-    if (at === undefined) {
-      clearTimeout(hosted.timer)
-      hosted.timer = undefined
-      hosted.timerAt = Number.POSITIVE_INFINITY
-      return
-    }
-    if (hosted.timer !== undefined && hosted.timerAt <= at) return
-    clearTimeout(hosted.timer)
-    hosted.timerAt = at
-    hosted.timer = setTimeout(
-      () => {
-        hosted.timer = undefined
-        hosted.timerAt = Number.POSITIVE_INFINITY
-        if (this.#hosted.get(hosted.key) === hosted) this.#handle(hosted, { type: 'tick' })
-      },
-      Math.max(0, at - this.#init.now()),
-    )
-    hosted.timer.unref()
-  }
-
-  #isIdle(hosted: Hosted): boolean {
-    return hosted.scheduler.inflight === 0 && hosted.scheduler.queued === 0
+    this.#log.error({ err }, `bug: ${what} threw`)
   }
 
   #deallocateIdle(): void {
-    const now = this.#init.now()
-    for (const hosted of [...this.#hosted.values()]) {
-      if (hosted.draining || !this.#isIdle(hosted)) continue
-      if (now - hosted.lastActive < this.#init.schedulerIdleMs) continue
+    const idle = idleExpired(this.#registry.values(), this.#init.now(), this.#init.schedulerIdleMs)
+    for (const hosted of idle) {
       this.#remove(hosted, 'idle')
       this.#init.onDeallocated(hosted.key, hosted.guid, hosted.epoch)
     }
   }
 
-  #maybeRemoveDrained(hosted: Hosted): void {
-    if (this.#hosted.get(hosted.key) === hosted && this.#isIdle(hosted))
-      this.#remove(hosted, 'merged')
+  #maybeRemoveDrained(hosted: HostedScheduler): void {
+    if (this.#registry.isCurrent(hosted) && isIdle(hosted)) this.#remove(hosted, 'merged')
   }
 
-  #remove(hosted: Hosted, reason: 'idle' | 'merged'): void {
-    clearTimeout(hosted.timer)
-    this.#hosted.delete(hosted.key)
+  #remove(hosted: HostedScheduler, reason: 'idle' | 'merged'): void {
+    this.#registry.remove(hosted)
     this.#init.emit({
       type: 'scheduler-deallocated',
       at: Date.now(),
@@ -732,8 +468,4 @@ export class SchedulerHost {
       reason,
     })
   }
-}
-
-export function schedulerKey(owner: string, provider: string): string {
-  return `${owner}/${provider}`
 }

@@ -19,6 +19,8 @@ describe('lint keeps the definitions core pure', { timeout: 120_000 }, () => {
     'definition-op.ts',
     'definition-log.ts',
     'sync-session.ts',
+    'function-spec.ts',
+    'digest.ts',
   ])('flags the clock, I/O and randomness in %s', async (file) => {
     const code = [
       "import { readFileSync } from 'node:fs'",

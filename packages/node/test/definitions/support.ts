@@ -2,7 +2,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { DefinitionOp, FunctionSpec } from '../../src/definitions/definition-op.js'
+import type { DefinitionOp } from '../../src/definitions/definition-op.js'
+import type { FunctionSpec } from '../../src/definitions/function-spec.js'
 
 export const DIGEST_A = 'a'.repeat(64)
 export const DIGEST_B = 'b'.repeat(64)

@@ -153,7 +153,7 @@ describe('WorkerHostPool', SLOW, () => {
     const idle = acquired(await pool.acquire('idle@1', nodejs(ECHO)))
     pool.release(idle.host)
     const err = await rejection(pool.acquire('nan@1', nodejs(ECHO, { memoryMb: Number.NaN })))
-    expect(err.message).toBe('function host spec: memoryMb must be a positive integer')
+    expect(err.message).toBe('function host spec: memoryMb must be an integer from 1 to 1048576')
     expect(idle.host.alive).toBe(true)
   })
 

@@ -9,6 +9,7 @@ import {
   EXECUTE_CANCEL_METHOD,
   EXECUTE_METHOD,
   RemoteWorkers,
+  type ExecuteAnswer,
   type RemoteWorkerRpc,
   type RemoteWorkersInit,
 } from '../../src/scheduling/remote-worker.js'
@@ -16,8 +17,9 @@ import type {
   DispatchEffect,
   ProviderLease,
   ProviderRuntime,
-} from '../../src/scheduling/scheduler-host.js'
+} from '../../src/scheduling/provider.js'
 import { deferred, type Deferred } from '../deferred.js'
+import { dispatchOf } from './dispatch-of.js'
 
 const SCHEDULER = 'peer-scheduler'
 const WORKER = 'peer-worker'
@@ -130,22 +132,26 @@ class FakeRuntime implements ProviderRuntime {
   }
 }
 
-function dispatchOf(inputs: readonly unknown[], fn = 'resize'): DispatchEffect {
-  return {
-    type: 'dispatch',
-    dispatchId: 'd1',
-    fn,
-    version: '1.abc',
-    worker: WORKER,
-    hostId: 'h1',
-    coldStart: false,
-    overloaded: false,
-    invocations: inputs.map((input, i) => ({ id: `i${i + 1}`, attempt: 1, input })),
-  }
+function toWorker(inputs: readonly unknown[], fn = 'resize'): DispatchEffect {
+  return dispatchOf(inputs, { fn, version: '1.abc', worker: WORKER })
 }
 
 function signalsFor(dispatch: DispatchEffect): AbortController[] {
   return dispatch.invocations.map(() => new AbortController())
+}
+
+/**
+ * `scheduler` sends `dispatch` to the worker peer (by default; with a fresh signal per
+ * invocation unless given), for a function whose own deadline is 1 s.
+ */
+function send(
+  scheduler: RemoteWorkers,
+  dispatch: DispatchEffect,
+  signals: readonly AbortSignal[] = signalsFor(dispatch).map((c) => c.signal),
+  to: { worker?: string; provider?: string } = {},
+): Promise<ExecuteAnswer> {
+  const { worker = WORKER, provider = PROVIDER } = to
+  return scheduler.dispatch(worker, OWNER, provider, dispatch, signals, 1_000)
 }
 
 function setup(init: Partial<Omit<RemoteWorkersInit, 'rpc' | 'runtimes'>> = {}) {
@@ -165,15 +171,12 @@ function setup(init: Partial<Omit<RemoteWorkersInit, 'rpc' | 'runtimes'>> = {}) 
 describe('RemoteWorkers dispatch', () => {
   it('runs every invocation on the worker and answers the outcomes in dispatch order', async () => {
     const { runtime, scheduler, executed } = setup()
-    const dispatch = dispatchOf([{ n: 1 }, { n: 2 }, { n: 3 }])
+    const dispatch = toWorker([{ n: 1 }, { n: 2 }, { n: 3 }])
     const controllers = signalsFor(dispatch)
-    const answer = scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
+    const answer = send(
+      scheduler,
       dispatch,
       controllers.map((c) => c.signal),
-      1_000,
     )
     const [first, second, third] = await Promise.all([
       runtime.started('i1'),
@@ -207,15 +210,8 @@ describe('RemoteWorkers dispatch', () => {
   it('gives the worker more time than the function deadline to answer', async () => {
     const { mesh, runtime, scheduler } = setup()
     runtime.answer = () => 'ok'
-    const dispatch = dispatchOf(['x'])
-    await scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      dispatch,
-      [new AbortController().signal],
-      1_000,
-    )
+    const dispatch = toWorker(['x'])
+    await send(scheduler, dispatch)
     const [execute] = mesh.sentOf(EXECUTE_METHOD)
     expect(execute).toMatchObject({ from: SCHEDULER, to: WORKER })
     expect(execute?.body).toEqual({ owner: OWNER, provider: PROVIDER, dispatch })
@@ -225,15 +221,8 @@ describe('RemoteWorkers dispatch', () => {
   it('passes a busy worker back and runs nothing', async () => {
     const { runtime, scheduler, executed } = setup()
     runtime.busy = 'no slot for resize'
-    const dispatch = dispatchOf(['a', 'b'])
-    const answer = await scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      dispatch,
-      signalsFor(dispatch).map((c) => c.signal),
-      1_000,
-    )
+    const dispatch = toWorker(['a', 'b'])
+    const answer = await send(scheduler, dispatch)
     expect(answer).toEqual({ type: 'busy', message: 'no slot for resize' })
     expect(runtime.runs.size).toBe(0)
     expect(executed).toEqual([])
@@ -249,15 +238,8 @@ describe('RemoteWorkers dispatch', () => {
       },
     })
     runtime.answer = (id) => `${id} done`
-    const dispatch = dispatchOf(['a'])
-    const answer = scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      dispatch,
-      [new AbortController().signal],
-      1_000,
-    )
+    const dispatch = toWorker(['a'])
+    const answer = send(scheduler, dispatch)
     const args = await called.promise
     expect(args).toEqual({ owner: OWNER, dispatch, from: SCHEDULER })
     // Let every pending callback run: prepare has not settled, so nothing is acquired.
@@ -276,10 +258,11 @@ describe('RemoteWorkers dispatch', () => {
     const { runtime, scheduler } = setup({
       prepare: () => Promise.reject(new ChorusError('unknown-function', 'no resize for alice')),
     })
-    const dispatch = dispatchOf(['a'])
-    await expect(
-      scheduler.dispatch(WORKER, OWNER, PROVIDER, dispatch, [new AbortController().signal], 1_000),
-    ).rejects.toMatchObject({ code: 'unknown-function', message: 'no resize for alice' })
+    const dispatch = toWorker(['a'])
+    await expect(send(scheduler, dispatch)).rejects.toMatchObject({
+      code: 'unknown-function',
+      message: 'no resize for alice',
+    })
     expect(runtime.acquired).toHaveLength(0)
   })
 
@@ -293,14 +276,7 @@ describe('RemoteWorkers dispatch', () => {
       },
     })
     const controller = new AbortController()
-    const answer = scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      dispatchOf(['a']),
-      [controller.signal],
-      1_000,
-    )
+    const answer = send(scheduler, toWorker(['a']), [controller.signal])
     await called.promise
     controller.abort()
     expect(mesh.sentOf(EXECUTE_CANCEL_METHOD)).toHaveLength(1)
@@ -315,15 +291,12 @@ describe('RemoteWorkers dispatch', () => {
 
   it('sends execute.cancel when one invocation is aborted, and only that run stops', async () => {
     const { mesh, runtime, scheduler } = setup()
-    const dispatch = dispatchOf(['a', 'b'])
+    const dispatch = toWorker(['a', 'b'])
     const controllers = signalsFor(dispatch)
-    const answer = scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
+    const answer = send(
+      scheduler,
       dispatch,
       controllers.map((c) => c.signal),
-      1_000,
     )
     const [first, second] = await Promise.all([runtime.started('i1'), runtime.started('i2')])
 
@@ -357,17 +330,8 @@ describe('RemoteWorkers dispatch', () => {
     'refuses a dispatch for provider %j that the worker does not run',
     async (provider) => {
       const { runtime, scheduler } = setup()
-      const dispatch = dispatchOf(['a'])
-      await expect(
-        scheduler.dispatch(
-          WORKER,
-          OWNER,
-          provider,
-          dispatch,
-          [new AbortController().signal],
-          1_000,
-        ),
-      ).rejects.toMatchObject({
+      const dispatch = toWorker(['a'])
+      await expect(send(scheduler, dispatch, undefined, { provider })).rejects.toMatchObject({
         code: 'bad-request',
         message: expect.stringContaining(provider) as string,
       })
@@ -378,15 +342,8 @@ describe('RemoteWorkers dispatch', () => {
   it('takes a dispatch of 1000 invocations', async () => {
     const { runtime, scheduler } = setup()
     runtime.answer = (_id, input) => input
-    const dispatch = dispatchOf(Array.from({ length: 1_000 }, (_, i) => i))
-    const answer = await scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      dispatch,
-      dispatch.invocations.map(() => new AbortController().signal),
-      1_000,
-    )
+    const dispatch = toWorker(Array.from({ length: 1_000 }, (_, i) => i))
+    const answer = await send(scheduler, dispatch)
     expect(answer.type).toBe('done')
     expect(
       answer.type === 'done' && answer.outcomes.map((o) => o.status === 'succeeded' && o.output),
@@ -395,7 +352,7 @@ describe('RemoteWorkers dispatch', () => {
 })
 
 describe('RemoteWorkers on malformed messages', () => {
-  const valid = { owner: OWNER, provider: PROVIDER, dispatch: dispatchOf(['a']) }
+  const valid = { owner: OWNER, provider: PROVIDER, dispatch: toWorker(['a']) }
   const { dispatch } = valid
   const cases: [string, unknown][] = [
     ['null', null],
@@ -409,7 +366,7 @@ describe('RemoteWorkers on malformed messages', () => {
     ['no invocations', { ...valid, dispatch: { ...dispatch, invocations: [] } }],
     [
       '1001 invocations',
-      { ...valid, dispatch: dispatchOf(Array.from({ length: 1_001 }, (_, i) => i)) },
+      { ...valid, dispatch: toWorker(Array.from({ length: 1_001 }, (_, i) => i)) },
     ],
     [
       'a number as invocation id',
@@ -493,32 +450,18 @@ describe('RemoteWorkers on malformed messages', () => {
     const rogue = 'peer-rogue'
     mesh.rpc(rogue).handle(EXECUTE_METHOD, () => reply)
     const scheduler = new RemoteWorkers({ rpc: mesh.rpc(SCHEDULER), runtimes: {} })
-    const dispatch = dispatchOf(['a', 'b'])
-    await expect(
-      scheduler.dispatch(
-        rogue,
-        OWNER,
-        PROVIDER,
-        dispatch,
-        signalsFor(dispatch).map((c) => c.signal),
-        1_000,
-      ),
-    ).rejects.toMatchObject({ code: 'protocol-error' })
+    const dispatch = toWorker(['a', 'b'])
+    await expect(send(scheduler, dispatch, undefined, { worker: rogue })).rejects.toMatchObject({
+      code: 'protocol-error',
+    })
   })
 })
 
 describe('RemoteWorkers.stop', () => {
   it('aborts every invocation running for other peers', async () => {
     const { runtime, scheduler, worker } = setup()
-    const dispatch = dispatchOf(['a', 'b'])
-    const answer = scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      dispatch,
-      signalsFor(dispatch).map((c) => c.signal),
-      1_000,
-    )
+    const dispatch = toWorker(['a', 'b'])
+    const answer = send(scheduler, dispatch)
     const runs = await Promise.all([runtime.started('i1'), runtime.started('i2')])
     expect(runs.map((r) => r.signal.aborted)).toEqual([false, false])
 
@@ -538,30 +481,17 @@ describe('RemoteWorkers.drain (a leaving peer)', () => {
   it('lets what runs finish, answers new dispatches busy, and says when it is idle', async () => {
     const { runtime, scheduler, worker } = setup()
     expect(worker.busy).toBe(false)
-    const first = dispatchOf(['a'])
-    const running = scheduler.dispatch(
-      WORKER,
-      OWNER,
-      PROVIDER,
-      first,
-      signalsFor(first).map((c) => c.signal),
-      1_000,
-    )
+    const first = toWorker(['a'])
+    const running = send(scheduler, first)
     const run = await runtime.started('i1')
     expect(worker.busy).toBe(true)
 
     worker.drain()
-    const later = dispatchOf(['b'])
-    await expect(
-      scheduler.dispatch(
-        WORKER,
-        OWNER,
-        PROVIDER,
-        later,
-        signalsFor(later).map((c) => c.signal),
-        1_000,
-      ),
-    ).resolves.toEqual({ type: 'busy', message: 'this peer is leaving the mesh' })
+    const later = toWorker(['b'])
+    await expect(send(scheduler, later)).resolves.toEqual({
+      type: 'busy',
+      message: 'this peer is leaving the mesh',
+    })
     expect(runtime.acquired).toHaveLength(1)
     expect(run.signal.aborted).toBe(false)
 

@@ -18,10 +18,12 @@ import {
   type RunTrace,
   type ValidationContext,
 } from '../../choreography/index.js'
+import { DeadlineTimer } from '../../deadline-timer.js'
 import type { DefinitionReplicator } from '../../definitions/index.js'
 import { ChorusError } from '../../errors.js'
+import { silentLogger, type Logger } from '../../observability/logger.js'
 import type { InvocationView } from '../../peer-api.js'
-import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../scheduler-host.js'
+import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../provider.js'
 
 export const CHOREOGRAPHY_PROVIDER = 'choreography'
 
@@ -42,16 +44,21 @@ export interface ChoreographyProviderInit {
   ) => Promise<InvocationView>
   /** Wall-clock milliseconds: trace times are shown to people. */
   readonly now: () => number
-  readonly log?: (line: string) => void
+  /** Default silent; the provider logs as `scheduling:providers:choreography`. */
+  readonly log?: Logger
 }
 
 export class ChoreographyProvider implements ProviderRuntime {
   readonly #init: ChoreographyProviderInit
+  readonly #log: Logger
   readonly #live = new Map<string, ChoreographyRun>()
   readonly #traces = new BoundedMap<string, RunTrace>(TRACES_KEPT)
 
   constructor(init: ChoreographyProviderInit) {
     this.#init = init
+    this.#log = (init.log ?? silentLogger()).child({
+      component: 'scheduling:providers:choreography',
+    })
   }
 
   spec(owner: string, name: string): FunctionSpec | undefined {
@@ -110,7 +117,7 @@ export class ChoreographyProvider implements ProviderRuntime {
     const run = new ChoreographyRun(checked.plan, { id })
     this.#live.set(id, run)
     const steps = new Map<string, AbortController>()
-    let timer: ReturnType<typeof setTimeout> | undefined
+    const timer = new DeadlineTimer(() => handle({ type: 'tick' }))
     let resolve!: (output: unknown) => void
     let reject!: (error: ChorusError) => void
     const promise = new Promise<unknown>((ok, fail) => {
@@ -121,7 +128,7 @@ export class ChoreographyProvider implements ProviderRuntime {
     let finished = false
     const finish = (): void => {
       finished = true
-      clearTimeout(timer)
+      timer.clear()
       signal.removeEventListener('abort', onAbort)
       for (const step of steps.values()) step.abort()
       steps.clear()
@@ -152,22 +159,18 @@ export class ChoreographyProvider implements ProviderRuntime {
             }
             return
           case 'rejected':
-            this.#init.log?.(`choreography run ${id}: ${effect.reason}: ${effect.message}`)
+            this.#log.warn(
+              { run: id, reason: effect.reason },
+              `the choreography run rejected an event: ${effect.message}`,
+            )
             break
         }
       }
-      arm()
+      timer.arm(run.nextDeadline(), now())
     }
     const handle = (event: RunEvent): void => {
       if (finished) return
       carryOut(run.handle(event, now()))
-    }
-    const arm = (): void => {
-      clearTimeout(timer)
-      const at = run.nextDeadline()
-      if (at === undefined) return
-      timer = setTimeout(() => handle({ type: 'tick' }), Math.max(0, at - now()))
-      timer.unref()
     }
     const startStep = (taskId: string, fn: string, stepInput: unknown): void => {
       const controller = new AbortController()
@@ -191,7 +194,7 @@ export class ChoreographyProvider implements ProviderRuntime {
             handle({ type: 'task-failed', taskId, error, ...at(view) })
           }
         },
-        (err) => this.#init.log?.(`bug: choreography run ${id}, step ${taskId}: ${String(err)}`),
+        (err) => this.#log.error({ err, run: id, step: taskId }, 'bug: a step threw'),
       )
     }
     const onAbort = (): void => {

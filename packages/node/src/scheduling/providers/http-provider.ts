@@ -9,7 +9,7 @@ import type { FunctionSpec } from '@chorus/scheduler-core'
 import type { DefinitionReplicator } from '../../definitions/index.js'
 import { ChorusError } from '../../errors.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../../function-host/index.js'
-import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../scheduler-host.js'
+import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../provider.js'
 
 export const HTTP_PROVIDER = 'http'
 

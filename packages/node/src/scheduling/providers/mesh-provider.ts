@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FunctionSpec } from '@chorus/scheduler-core'
+import { background } from '../../background.js'
+import { BoundedMap } from '../../bounded-map.js'
 import {
   CodeIntegrityError,
   type DefinitionReplicator,
@@ -21,7 +23,7 @@ import {
   type FunctionHostSpec,
   type WorkerHostPool,
 } from '../../function-host/index.js'
-import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../scheduler-host.js'
+import type { DispatchEffect, ProviderLease, ProviderRuntime } from '../provider.js'
 
 export const MESH_PROVIDER = 'mesh'
 
@@ -30,7 +32,7 @@ export const MESH_PROVIDER = 'mesh'
  * out first (with the clearer message), and a cold start may take up to its own limit.
  */
 const SCHEDULER_TIMEOUT_GRACE_MS = DEFAULT_START_TIMEOUT_MS + 5_000
-/** Host specs kept, by revision. */
+/** Definitions and host specs kept, by revision. */
 const SPECS_KEPT = 1_000
 
 export interface MeshProviderInit {
@@ -50,8 +52,8 @@ function isGzip(bytes: Uint8Array): boolean {
 export class MeshProvider implements ProviderRuntime {
   readonly #init: MeshProviderInit
   /** Definitions whose spec was registered, by `owner/name@revision`. */
-  readonly #registered = new Map<string, FunctionDefinition>()
-  readonly #hostSpecs = new Map<string, Promise<FunctionHostSpec>>()
+  readonly #registered = new BoundedMap<string, FunctionDefinition>(SPECS_KEPT)
+  readonly #hostSpecs = new BoundedMap<string, Promise<FunctionHostSpec>>(SPECS_KEPT)
   readonly #bundles = new Map<string, Promise<string>>()
 
   constructor(init: MeshProviderInit) {
@@ -62,13 +64,7 @@ export class MeshProvider implements ProviderRuntime {
     const def = this.#init.definitions.getFunction(owner, fn)
     if (def === undefined || def.provider !== MESH_PROVIDER) return undefined
     const key = fnKey(owner, fn, def.revision)
-    if (!this.#registered.has(key)) {
-      if (this.#registered.size >= SPECS_KEPT) {
-        const oldest = this.#registered.keys().next().value
-        if (oldest !== undefined) this.#registered.delete(oldest)
-      }
-      this.#registered.set(key, def)
-    }
+    if (!this.#registered.has(key)) this.#registered.set(key, def)
     return {
       name: fn,
       version: def.revision,
@@ -132,16 +128,14 @@ export class MeshProvider implements ProviderRuntime {
 
   /** What a host of this definition runs: inline source, or an extracted bundle. */
   #hostSpec(key: string, def: FunctionDefinition): Promise<FunctionHostSpec> {
-    let spec = this.#hostSpecs.get(key)
-    if (spec === undefined) {
-      spec = this.#resolveHostSpec(def)
-      if (this.#hostSpecs.size >= SPECS_KEPT) {
-        const oldest = this.#hostSpecs.keys().next().value
-        if (oldest !== undefined) this.#hostSpecs.delete(oldest)
-      }
-      this.#hostSpecs.set(key, spec)
-      spec.catch(() => this.#hostSpecs.delete(key))
-    }
+    const known = this.#hostSpecs.get(key)
+    if (known !== undefined) return known
+    const spec = this.#resolveHostSpec(def)
+    this.#hostSpecs.set(key, spec)
+    // One that failed to resolve is tried again by the next dispatch.
+    background(spec, () => {
+      if (this.#hostSpecs.get(key) === spec) this.#hostSpecs.delete(key)
+    })
     return spec
   }
 
@@ -182,30 +176,34 @@ export class MeshProvider implements ProviderRuntime {
 
   /** The bundle's directory, extracted once per digest (into a temp dir, then renamed). */
   #extracted(digest: string, bytes: Uint8Array): Promise<string> {
-    let dir = this.#bundles.get(digest)
-    if (dir === undefined) {
-      dir = (async () => {
-        const target = join(this.#init.bundleDir, digest)
-        if (await exists(target)) return target
-        const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`
-        await mkdir(temp, { recursive: true })
-        try {
-          await extractBundle(bytes, temp)
-          await rename(temp, target)
-        } catch (err) {
-          await rm(temp, { recursive: true, force: true })
-          if (await exists(target)) return target
-          throw new ChorusError(
-            'bad-request',
-            `cannot unpack the bundle ${digest}: ${(err as Error).message}`,
-          )
-        }
-        return target
-      })()
-      this.#bundles.set(digest, dir)
-      dir.catch(() => this.#bundles.delete(digest))
-    }
+    const known = this.#bundles.get(digest)
+    if (known !== undefined) return known
+    const dir = this.#extract(digest, bytes)
+    this.#bundles.set(digest, dir)
+    // One that failed to extract is tried again by the next dispatch.
+    background(dir, () => {
+      if (this.#bundles.get(digest) === dir) this.#bundles.delete(digest)
+    })
     return dir
+  }
+
+  async #extract(digest: string, bytes: Uint8Array): Promise<string> {
+    const target = join(this.#init.bundleDir, digest)
+    if (await exists(target)) return target
+    const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`
+    await mkdir(temp, { recursive: true })
+    try {
+      await extractBundle(bytes, temp)
+      await rename(temp, target)
+    } catch (err) {
+      await rm(temp, { recursive: true, force: true })
+      if (await exists(target)) return target
+      throw new ChorusError(
+        'bad-request',
+        `cannot unpack the bundle ${digest}: ${(err as Error).message}`,
+      )
+    }
+    return target
   }
 }
 

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest'
 import { ChoreographyProvider } from '../../../src/scheduling/providers/choreography-provider.js'
 import type { ChoreographyDefinition, FunctionDefinition } from '../../../src/definitions/index.js'
 import type { InvocationView } from '../../../src/peer-api.js'
-import type { DispatchEffect } from '../../../src/scheduling/scheduler-host.js'
+import type { DispatchEffect } from '../../../src/scheduling/provider.js'
 import { deferred, type Deferred } from '../../deferred.js'
+import { dispatchOf } from '../dispatch-of.js'
 
 const OWNER = 'alice'
 
@@ -113,7 +114,7 @@ function setup(
     input: unknown,
     opts: { id?: string; signal?: AbortSignal } = {},
   ): Promise<unknown> {
-    const lease = await provider.acquire(OWNER, dispatchOf(name))
+    const lease = await provider.acquire(OWNER, dispatchFor(name))
     if (lease.type !== 'ready') throw new Error(`lease is ${lease.type}`)
     return lease.run(0, opts.id ?? 'run-1', input, opts.signal ?? new AbortController().signal)
   }
@@ -121,18 +122,8 @@ function setup(
   return { provider, calls, called, run }
 }
 
-function dispatchOf(fn: string): DispatchEffect {
-  return {
-    type: 'dispatch',
-    dispatchId: 'd1',
-    fn,
-    version: `1.${fn}`,
-    worker: 'peer-a',
-    hostId: 'h1',
-    coldStart: false,
-    overloaded: false,
-    invocations: [{ id: 'run-1', attempt: 1, input: null }],
-  }
+function dispatchFor(fn: string): DispatchEffect {
+  return dispatchOf([null], { fn, version: `1.${fn}`, worker: 'peer-a', ids: ['run-1'] })
 }
 
 function stepsOf(calls: readonly StepCall[]): [string, string, unknown][] {

@@ -9,8 +9,9 @@ import {
   HttpProvider,
   type HttpProviderInit,
 } from '../../../src/scheduling/providers/http-provider.js'
-import type { DispatchEffect } from '../../../src/scheduling/scheduler-host.js'
+import type { DispatchEffect } from '../../../src/scheduling/provider.js'
 import { deferred } from '../../deferred.js'
+import { dispatchOf } from '../dispatch-of.js'
 
 const OWNER = 'alice'
 
@@ -105,18 +106,8 @@ function provider(
   })
 }
 
-function dispatchOf(fn: string): DispatchEffect {
-  return {
-    type: 'dispatch',
-    dispatchId: 'd1',
-    fn,
-    version: `3.${fn}`,
-    worker: 'peer-a',
-    hostId: 'h1',
-    coldStart: false,
-    overloaded: false,
-    invocations: [{ id: 'inv-1', attempt: 1, input: null }],
-  }
+function dispatchFor(fn: string): DispatchEffect {
+  return dispatchOf([null], { fn, version: `3.${fn}`, worker: 'peer-a', ids: ['inv-1'] })
 }
 
 /** Runs `fn` once through acquire and the lease. */
@@ -126,7 +117,7 @@ async function call(
   input: unknown,
   opts: { id?: string; signal?: AbortSignal } = {},
 ): Promise<unknown> {
-  const lease = await p.acquire(OWNER, dispatchOf(fn))
+  const lease = await p.acquire(OWNER, dispatchFor(fn))
   if (lease.type !== 'ready') throw new Error(`lease is ${lease.type}`)
   return lease.run(0, opts.id ?? 'inv-1', input, opts.signal ?? new AbortController().signal)
 }
@@ -162,11 +153,11 @@ describe('HttpProvider.spec', () => {
   })
 
   it('refuses to acquire a mesh function or one without a url', async () => {
-    await expect(p.acquire(OWNER, dispatchOf('local'))).rejects.toMatchObject({
+    await expect(p.acquire(OWNER, dispatchFor('local'))).rejects.toMatchObject({
       code: 'unknown-function',
     })
     const noUrl = provider([httpFn('nourl', undefined)])
-    await expect(noUrl.acquire(OWNER, dispatchOf('nourl'))).rejects.toMatchObject({
+    await expect(noUrl.acquire(OWNER, dispatchFor('nourl'))).rejects.toMatchObject({
       code: 'unknown-function',
     })
   })

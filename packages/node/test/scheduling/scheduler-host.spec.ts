@@ -1,0 +1,278 @@
+/**
+ * SchedulerHost in-process: builtin and a fake provider on this peer's worker, a fake
+ * remote for other peers' workers, the real OwnerScheduler and real (short) timers.
+ */
+import { performance } from 'node:perf_hooks'
+import { afterEach, describe, expect, it } from 'vitest'
+import { asChorusError } from '../../src/errors.js'
+import type { InvocationView, PeerEvent } from '../../src/peer-api.js'
+import type {
+  DispatchEffect,
+  ProviderLease,
+  ProviderRuntime,
+} from '../../src/scheduling/provider.js'
+import type { ExecuteAnswer } from '../../src/scheduling/remote-worker.js'
+import {
+  SchedulerHost,
+  schedulerKey,
+  type SchedulerHostInit,
+  type WorkerOffer,
+} from '../../src/scheduling/scheduler-host.js'
+import { deferred, type Deferred } from '../deferred.js'
+import { waitFor } from '../wait-for.js'
+
+const SELF = 'peer-self'
+const OTHER = 'peer-other'
+const OWNER = 'acme'
+
+/** A provider whose next acquires answer busy `busyTimes` times, then run `answer`. */
+class FakeProvider implements ProviderRuntime {
+  busyTimes = 0
+  answer: (input: unknown) => unknown = (input) => input
+  readonly acquired: DispatchEffect[] = []
+
+  spec(_owner: string, fn: string) {
+    return fn === 'missing' ? undefined : { name: fn, version: 'v1', memoryMb: 64 }
+  }
+
+  acquire(_owner: string, dispatch: DispatchEffect): Promise<ProviderLease> {
+    this.acquired.push(dispatch)
+    if (this.busyTimes > 0) {
+      this.busyTimes--
+      return Promise.resolve({ type: 'busy', message: 'no slot' })
+    }
+    return Promise.resolve({
+      type: 'ready',
+      run: (_index, _id, input) => Promise.resolve().then(() => this.answer(input)),
+    })
+  }
+}
+
+interface Setup {
+  readonly host: SchedulerHost
+  readonly provider: FakeProvider
+  readonly events: PeerEvent[]
+  readonly refused: string[]
+  readonly executed: string[]
+  readonly deallocated: string[]
+  readonly sent: { worker: string; dispatch: DispatchEffect; answer: Deferred<ExecuteAnswer> }[]
+  offers: WorkerOffer[]
+}
+
+const hosts: SchedulerHost[] = []
+afterEach(() => {
+  for (const host of hosts.splice(0)) host.stop()
+})
+
+function setup(init: Partial<SchedulerHostInit> = {}): Setup {
+  const provider = new FakeProvider()
+  const s: Setup = {
+    provider,
+    events: [],
+    refused: [],
+    executed: [],
+    deallocated: [],
+    sent: [],
+    offers: [{ id: SELF, memoryMb: 1024, state: 'alive' }],
+    host: undefined as never,
+  }
+  const host = new SchedulerHost({
+    selfId: SELF,
+    workerMemoryMb: 1024,
+    ownerLimit: 10,
+    placement: 'warm-bounded',
+    schedulerIdleMs: 600_000,
+    now: () => performance.now(),
+    emit: (event) => s.events.push(event),
+    onExecute: (fn) => s.executed.push(fn),
+    onRefused: (worker) => s.refused.push(worker),
+    onDeallocated: (key) => s.deallocated.push(key),
+    providers: { fake: provider },
+    meshWide: new Set(['fake']),
+    workers: () => s.offers,
+    remote: {
+      dispatch: (worker, _owner, _provider, dispatch) => {
+        const answer = deferred<ExecuteAnswer>()
+        s.sent.push({ worker, dispatch, answer })
+        return answer.promise
+      },
+    },
+    ...init,
+  })
+  hosts.push(host)
+  return Object.assign(s, { host })
+}
+
+const submit = (host: SchedulerHost, provider: string, fn: string, id: string, input?: unknown) =>
+  host.submit(schedulerKey(OWNER, provider), { id, fn, input, priority: 0 })
+
+describe('SchedulerHost', () => {
+  it('runs builtin echo through the same path as every provider', async () => {
+    const { host, events, executed } = setup()
+    host.create(OWNER, 'builtin', 'g1', 1)
+    expect(host.has('acme/builtin')).toBe(true)
+    expect(host.entries()).toEqual([{ key: 'acme/builtin', guid: 'g1', epoch: 1 }])
+    const { id, done } = submit(host, 'builtin', 'echo', 'i1', { hello: 'world' })
+    expect(id).toBe('i1')
+    expect(await done).toEqual({
+      id: 'i1',
+      status: 'succeeded',
+      output: { hello: 'world' },
+      peerId: SELF,
+    })
+    expect(host.status('i1')).toEqual(await done)
+    expect(executed).toEqual(['echo'])
+    expect(events.map((e) => e.type)).toEqual(['scheduler-created'])
+  })
+
+  it('refuses a key it is not responsible for, and a function its provider does not have', () => {
+    const { host } = setup()
+    expect(codeOf(() => submit(host, 'builtin', 'echo', 'i1'))).toBe('not-responsible')
+    host.create(OWNER, 'builtin', 'g1', 1)
+    host.create(OWNER, 'fake', 'g2', 1)
+    expect(codeOf(() => submit(host, 'builtin', 'resize', 'i2'))).toBe('unknown-function')
+    expect(codeOf(() => submit(host, 'fake', 'missing', 'i3'))).toBe('unknown-function')
+    expect(host.status('i2')).toBeUndefined()
+  })
+
+  it('gives the earlier invocation for an idempotency key or an id seen before', async () => {
+    const { host, executed } = setup()
+    host.create(OWNER, 'builtin', 'g1', 1)
+    const key = schedulerKey(OWNER, 'builtin')
+    const first = host.submit(key, {
+      id: 'i1',
+      fn: 'echo',
+      input: 1,
+      priority: 0,
+      idempotencyKey: 'k',
+    })
+    const again = host.submit(key, {
+      id: 'i2',
+      fn: 'echo',
+      input: 2,
+      priority: 0,
+      idempotencyKey: 'k',
+    })
+    expect(again.id).toBe('i1')
+    expect(await again.done).toMatchObject({ id: 'i1', output: 1 })
+    const sameId = host.submit(key, { id: 'i1', fn: 'echo', input: 3, priority: 0 })
+    expect(await sameId.done).toEqual(await first.done)
+    expect(executed).toEqual(['echo'])
+  })
+
+  it('walks on after a busy refusal: the backoff deadline fires and the retry runs', async () => {
+    const { host, provider, refused } = setup({ meshWide: new Set() })
+    provider.busyTimes = 1
+    host.create(OWNER, 'fake', 'g1', 1)
+    const view = await submit(host, 'fake', 'resize', 'i1', 'x').done
+    expect(view).toMatchObject({ status: 'succeeded', output: 'x', peerId: SELF })
+    expect(refused).toEqual([SELF])
+    expect(provider.acquired).toHaveLength(2)
+  })
+
+  it('answers a remote dispatch like a local one, and counts no execution here', async () => {
+    const s = setup()
+    const { host, sent, executed, provider } = s
+    provider.busyTimes = 1
+    host.create(OWNER, 'fake', 'g1', 1)
+    offerOther(s)
+    const { done } = submit(host, 'fake', 'resize', 'i1', 'x')
+    // This worker is busy: the walk goes on to the other peer's.
+    await waitFor('a dispatch to the other peer', () => sent.length === 1)
+    expect(sent[0]?.worker).toBe(OTHER)
+    expect(host.status('i1')).toMatchObject({ status: 'running', peerId: OTHER })
+    sent[0]?.answer.resolve({ type: 'done', outcomes: [{ status: 'succeeded', output: 'X' }] })
+    expect(await done).toMatchObject({ status: 'succeeded', output: 'X', peerId: OTHER })
+    expect(executed).toEqual([])
+  })
+
+  it('fails what ran on a worker that went offline as worker-lost', async () => {
+    const s = setup()
+    s.provider.busyTimes = 1
+    s.host.create(OWNER, 'fake', 'g1', 1)
+    offerOther(s)
+    const { done } = submit(s.host, 'fake', 'resize', 'i1')
+    await waitFor('a dispatch to the other peer', () => s.sent.length === 1)
+    s.offers = [{ id: SELF, memoryMb: 1024, state: 'alive' }]
+    s.host.workersChanged()
+    expect(await done).toMatchObject({ status: 'failed', error: { code: 'worker-lost' } })
+  })
+
+  it('hands queued invocations to the new responsible when it drains, and then goes', async () => {
+    const { host, events } = setup()
+    host.create(OWNER, 'builtin', 'g1', 1)
+    const running = submit(host, 'builtin', 'sleep', 'i1', { ms: 50 })
+    const forwarded: string[] = []
+    // The owner limit is 10: fill it so that one more waits in the queue.
+    for (let i = 2; i <= 10; i++) submit(host, 'builtin', 'sleep', `i${i}`, { ms: 50 })
+    const queued = submit(host, 'builtin', 'echo', 'i11', 'q')
+    host.drainInto('acme/builtin', (request) => {
+      forwarded.push(request.id)
+      return Promise.resolve({ id: request.id, status: 'succeeded', output: 'there' })
+    })
+    expect(host.has('acme/builtin')).toBe(false)
+    expect(forwarded).toEqual(['i11'])
+    expect(await queued.done).toMatchObject({ id: 'i11', output: 'there' })
+    expect(await running.done).toMatchObject({ status: 'succeeded' })
+    await waitFor('the drained scheduler to go', () =>
+      events.some((e) => e.type === 'scheduler-deallocated'),
+    )
+    expect(events.find((e) => e.type === 'scheduler-deallocated')).toMatchObject({
+      reason: 'merged',
+    })
+  })
+
+  it('frees a scheduler idle for schedulerIdleMs and tells the directory', async () => {
+    const { host, deallocated, events } = setup({ schedulerIdleMs: 1 })
+    host.create(OWNER, 'builtin', 'g1', 1)
+    await submit(host, 'builtin', 'echo', 'i1').done
+    await waitFor('the idle scheduler to be freed', () => deallocated.length === 1)
+    expect(deallocated).toEqual(['acme/builtin'])
+    expect(host.has('acme/builtin')).toBe(false)
+    expect(events.at(-1)).toMatchObject({ type: 'scheduler-deallocated', reason: 'idle' })
+    // Its results stay.
+    expect(host.status('i1')).toMatchObject({ status: 'succeeded' })
+  })
+
+  it('fails every waiter when it stops', async () => {
+    const { host } = setup()
+    host.create(OWNER, 'builtin', 'g1', 1)
+    const { done } = submit(host, 'builtin', 'sleep', 'i1', { ms: 60_000 })
+    const other = host.wait('elsewhere')
+    host.stop()
+    const stopped = {
+      status: 'failed',
+      error: { code: 'shutting-down', message: 'the peer stopped' },
+    }
+    expect(await done).toEqual({ id: 'i1', ...stopped })
+    expect(await other).toEqual({ id: 'elsewhere', ...stopped })
+  })
+
+  it('records an outcome learned elsewhere, and only a final one', async () => {
+    const { host } = setup()
+    const view: InvocationView = { id: 'far', status: 'succeeded', output: 1, peerId: OTHER }
+    host.record({ id: 'near', status: 'queued' })
+    host.record(view)
+    expect(await host.wait('far')).toEqual(view)
+    expect(host.status('near')).toBeUndefined()
+  })
+})
+
+/** The code of the ChorusError `fn` throws. */
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return asChorusError(err).code
+  }
+  return undefined
+}
+
+/** Offers another peer's worker beside this one's. */
+function offerOther(s: Setup): void {
+  s.offers = [
+    { id: SELF, memoryMb: 1024, state: 'alive' },
+    { id: OTHER, memoryMb: 1024, state: 'alive' },
+  ]
+  s.host.workersChanged()
+}
