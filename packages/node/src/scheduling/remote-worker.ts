@@ -10,10 +10,11 @@
  */
 import { BoundedMap } from '../bounded-map.js'
 import { ChorusError } from '../errors.js'
+import { WORKER_METHODS } from '../transport/protocols.js'
 import type { DispatchEffect, ProviderRuntime } from './scheduler-host.js'
 
-export const EXECUTE_METHOD = 'execute'
-export const EXECUTE_CANCEL_METHOD = 'execute.cancel'
+export const EXECUTE_METHOD = WORKER_METHODS.execute
+export const EXECUTE_CANCEL_METHOD = WORKER_METHODS.cancel
 
 /** Invocations in one dispatch, at most (scheduler-core batches far fewer). */
 const MAX_DISPATCH_INVOCATIONS = 1_000
