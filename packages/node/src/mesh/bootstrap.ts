@@ -8,15 +8,21 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { background } from '../background.js'
 import { silentLogger, type Logger } from '../observability/logger.js'
 
-export const BOOTSTRAP_DEFAULTS = {
+export interface BootstrapInit {
+  /** Multiaddrs of peers to join through. */
+  readonly addresses: readonly string[]
+  /** The first wait before dialling again; it doubles up to `maxRetryMs`. Default 500 ms. */
+  readonly firstRetryMs?: number
+  /** Default 30 s. */
+  readonly maxRetryMs?: number
+  /** Default 10 s. */
+  readonly dialTimeoutMs?: number
+}
+
+export const BOOTSTRAP_DEFAULTS: Required<Omit<BootstrapInit, 'addresses'>> = {
   firstRetryMs: 500,
   maxRetryMs: 30_000,
   dialTimeoutMs: 10_000,
-} as const
-
-export interface BootstrapInit extends Partial<typeof BOOTSTRAP_DEFAULTS> {
-  /** Multiaddrs of peers to join through. */
-  readonly addresses: readonly string[]
 }
 
 export interface BootstrapComponents {
@@ -28,10 +34,7 @@ export interface BootstrapComponents {
 
 export class Bootstrap {
   readonly #c: BootstrapComponents
-  readonly #init: { readonly addresses: readonly string[] } & Record<
-    keyof typeof BOOTSTRAP_DEFAULTS,
-    number
-  >
+  readonly #init: Required<BootstrapInit>
   readonly #log: Logger
   #stopping: AbortController | undefined
 

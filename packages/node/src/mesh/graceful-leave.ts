@@ -15,12 +15,12 @@ import { silentLogger, type Logger } from '../observability/logger.js'
 import type { InvocationView } from '../peer-api.js'
 import type { SchedulerHost, SubmitRequest } from '../scheduling/scheduler-host.js'
 
-export const GRACEFUL_LEAVE_DEFAULTS = {
-  /** How long a leaving peer lets running invocations finish. */
-  drainMs: 10_000,
-} as const
+export interface GracefulLeaveInit {
+  /** How long a leaving peer lets running invocations finish. Default 10 s. */
+  readonly drainMs?: number
+}
 
-export type GracefulLeaveInit = Partial<typeof GRACEFUL_LEAVE_DEFAULTS>
+export const GRACEFUL_LEAVE_DEFAULTS: Required<GracefulLeaveInit> = { drainMs: 10_000 }
 
 export interface GracefulLeaveComponents {
   readonly selfId: string

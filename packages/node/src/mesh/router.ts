@@ -72,7 +72,18 @@ export const ROUTER_MESSAGES = {
 
 // ------------------------------------------------------------------ the service
 
-export const ROUTER_DEFAULTS = {
+export interface RouterInit {
+  /** Rounds of lookup-or-become before an invocation is refused. */
+  readonly attempts?: number
+  /** How long a forwarded request that waits for its result may take. */
+  readonly waitingForwardTimeoutMs?: number
+  /** How long a forwarded request that only queues may take. */
+  readonly queueingForwardTimeoutMs?: number
+  readonly claimTimeoutMs?: number
+  readonly statusTimeoutMs?: number
+}
+
+export const ROUTER_DEFAULTS: Required<RouterInit> = {
   /** Rounds of lookup-or-become before an invocation is refused. */
   attempts: 10,
   /** How long a forwarded request that waits for its result may take. */
@@ -81,9 +92,7 @@ export const ROUTER_DEFAULTS = {
   queueingForwardTimeoutMs: 30_000,
   claimTimeoutMs: 5_000,
   statusTimeoutMs: 10_000,
-} as const
-
-export type RouterInit = Partial<typeof ROUTER_DEFAULTS>
+}
 
 /** The schedulers this peer hosts, as far as routing needs them. */
 export type RouterHost = Pick<
@@ -125,7 +134,7 @@ const RETRYABLE: readonly ChorusErrorCode[] = [
 
 export class Router {
   readonly #c: RouterComponents
-  readonly #opts: typeof ROUTER_DEFAULTS
+  readonly #opts: Required<RouterInit>
   readonly #log: Logger
   readonly #bootId: string
   /** Where each key's responsible was last found. */
