@@ -93,9 +93,7 @@ describe('when a responsible peer leaves gracefully', () => {
       ),
     )
     const events: string[] = []
-    entry.api.onEvent((e) =>
-      events.push(`${e.type}:${typeof e.member === 'string' ? e.member : ''}`),
-    )
+    entry.api.onEvent((e) => events.push(`${e.type}:${'member' in e ? e.member : ''}`))
     await leaver.stop()
     running.splice(running.indexOf(leaver), 1)
     const outcomes = await Promise.all(

@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLibp2pHost } from '../packages/node/src/transport/libp2p-host.js'
-import { RPC_PROTOCOL } from '../packages/node/src/transport/peer-channels.js'
+import { RPC_PROTOCOL } from '../packages/node/src/transport/protocols.js'
+import { captureLog } from '../packages/node/test/capture-log.js'
 import { startPeer } from '../packages/node/src/peer.js'
 import { encodeFrame } from '../packages/node/src/transport/frame-codec.js'
 import {
@@ -77,7 +78,7 @@ describe('garbage on the wire', () => {
       t: 'res',
       id: 1,
       ok: false,
-      e: { code: 'protocol-error' },
+      e: { code: 'unknown-method' },
     })
     expect(stream.status).toBe('open')
   })
@@ -132,14 +133,14 @@ describe('identity and private networks', () => {
     await writeFile(keyFile, key)
     const [a, b] = await mesh(2, { pskFile: keyFile })
     await waitFor('the private peers to meet', () => allSeeAll([a!, b!]))
-    const log: string[] = []
+    const { log, records } = captureLog()
     const outsider = await startPeer(
       testConfig(await tempDir(), { join: [a!.multiaddrs[0] ?? ''] }),
-      { log: (line) => log.push(line) },
+      { log },
     )
     cleanups.push(() => outsider.stop())
     await waitFor('the outsider to fail to join', () =>
-      log.some((l) => l.startsWith('could not join')),
+      records.some((r) => r.component === 'mesh:bootstrap' && r.msg.startsWith('could not join')),
     )
     expect(outsider.api.peers().filter((p) => p.peerId !== outsider.api.peerId)).toEqual([])
     expect(a!.api.peers().map((p) => p.peerId)).not.toContain(outsider.api.peerId)

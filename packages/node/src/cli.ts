@@ -26,6 +26,7 @@ import { choreographyNameProblem } from './definitions/definition-op.js'
 import { ChorusError } from './errors.js'
 import { formatPairs, formatTable } from './cli/format-table.js'
 import { functionNameProblem, ownerNameProblem } from './names.js'
+import { createLogger } from './observability/logger.js'
 import { PackDirectoryError, packDirectory } from './client/pack-directory.js'
 import type {
   ChoreographyView,
@@ -296,7 +297,9 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
     throw err
   }
   const run = io.startPeer ?? (await import('./peer.js')).startPeer
-  const peer = await run(config, { log: (line) => io.stderr(`${line}\n`) })
+  // The peer's log lines (JSON) go to stderr through `io`, as its lines did before.
+  const stderr = { write: (chunk: string) => io.stderr(chunk) } as unknown as NodeJS.WritableStream
+  const peer = await run(config, { log: createLogger({ destination: stderr }) })
   io.stdout(
     formatPairs([
       ['peer id', peer.api.peerId],

@@ -18,6 +18,10 @@ export type ChorusErrorCode =
   | 'overloaded'
   | 'shutting-down'
   | 'protocol-error'
+  /** A peer was sent an RPC method it does not serve. */
+  | 'unknown-method'
+  /** A peer serves the RPC method, but not at the version it was sent. */
+  | 'unsupported-version'
   | 'internal'
 
 export class ChorusError extends Error {

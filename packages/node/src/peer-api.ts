@@ -4,6 +4,17 @@
  */
 import type { RunTrace } from './choreography/index.js'
 import type { ChorusError } from './errors.js'
+import type { PeerEvent } from './observability/events.js'
+
+export type {
+  MemberEvent,
+  PeerEvent,
+  PeerEventOf,
+  PeerEventType,
+  SchedulerCreatedEvent,
+  SchedulerDeallocatedEvent,
+  SchedulerOwnershipChangedEvent,
+} from './observability/events.js'
 
 export type MemberStateName = 'alive' | 'suspect' | 'dead' | 'left'
 
@@ -118,22 +129,6 @@ export interface InvocationView {
   readonly peerId?: string
   /** A choreography invocation: every step's status, timings and where it ran. */
   readonly trace?: RunTrace
-}
-
-/** Something worth telling a dashboard or a test, as `GET /v1/events` streams it. */
-export interface PeerEvent {
-  readonly type:
-    | 'member-joined'
-    | 'member-suspect'
-    | 'member-alive'
-    | 'member-dead'
-    | 'member-left'
-    | 'scheduler-created'
-    | 'scheduler-deallocated'
-    | 'scheduler-ownership-changed'
-  readonly at: number
-  readonly peerId: string
-  readonly [key: string]: unknown
 }
 
 export interface PeerApi {

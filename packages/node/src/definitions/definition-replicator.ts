@@ -4,17 +4,28 @@
  *
  * - a change made here is applied, fsync'd to the store, then published at once on the
  *   gossip topic `chorus/defs/1` as `{ v: 1, ops: [op] }`;
- * - anti-entropy (`defs.sync` request/response) every few seconds with one random live
+ * - anti-entropy (`defs.sync/1` request/response) every few seconds with one random live
  *   peer, and with each peer that joins: pull what the other has and this peer lacks;
- * - code (`code.fetch`) comes in chunks from the peers likely to have it (the deploying
+ * - code (`code.fetch/1`) comes in chunks from the peers likely to have it (the deploying
  *   peer first), is hashed as it arrives and stored only if the whole matches its digest.
  *
  * It needs two narrow things from the network, `DefinitionGossip` (gossipsub) and
- * `DefinitionRpc` (PeerChannels fits as it is), so tests can wire peers in memory.
+ * `DefinitionRpc` (PeerChannels fits as it is), so tests can wire peers in memory. The
+ * messages' schemas are in `definition-messages.ts`.
  */
 import { background } from '../background.js'
 import { ChorusError, asChorusError } from '../errors.js'
+import { DEFINITIONS_METHODS, TOPICS } from '../transport/protocols.js'
+import { describeIssues, parseMessage } from '../transport/rpc-message.js'
 import { CodeStore, DEFAULT_MAX_CODE_BYTES, isDigest, sha256Hex } from './code-store.js'
+import {
+  MAX_CHUNK_BYTES,
+  codeChunkSchema,
+  codeFetchRequestSchema,
+  definitionsGossipSchema,
+  syncAnswerSchema,
+  syncRequestSchema,
+} from './definition-messages.js'
 import {
   DefinitionLog,
   SYNC_LIMITS,
@@ -44,12 +55,11 @@ import {
   DefinitionRejectedError,
 } from './errors.js'
 
-export const DEFINITIONS_TOPIC = 'chorus/defs/1'
-export const DEFS_SYNC_METHOD = 'defs.sync'
-export const CODE_FETCH_METHOD = 'code.fetch'
+export const DEFINITIONS_TOPIC = TOPICS.definitions
+export const DEFS_SYNC_METHOD = DEFINITIONS_METHODS.sync
+export const CODE_FETCH_METHOD = DEFINITIONS_METHODS.codeFetch
 
-/** Largest code chunk a peer serves: its base64 stays well under the 4 MiB frame limit. */
-export const MAX_CHUNK_BYTES = 2 * 1024 * 1024
+export { MAX_CHUNK_BYTES }
 
 /** Broadcast to every peer (gossipsub, narrowed). */
 export interface DefinitionGossip {
@@ -92,9 +102,6 @@ export const DEFINITION_REPLICATOR_DEFAULTS = {
   maxGossipBytes: 1024 * 1024,
   compactEvery: 1000,
 } as const
-
-/** Operations one gossip message may carry. */
-const MAX_GOSSIP_OPS = 64
 
 export interface DefinitionReplicatorComponents {
   /** This peer's id. */
@@ -185,16 +192,11 @@ export function definitionReplicator(init: DefinitionReplicatorInit = {}) {
     new DefaultDefinitionReplicator(components, init)
 }
 
-interface Chunk {
-  readonly size: number
-  readonly offset: number
-  readonly data: string
-}
-
 class DefaultDefinitionReplicator implements DefinitionReplicator {
   readonly #c: DefinitionReplicatorComponents
   readonly #opts: Required<Omit<DefinitionReplicatorInit, 'sync' | 'limits'>>
   readonly #syncLimits: SyncLimits
+  readonly #syncAnswer: ReturnType<typeof syncAnswerSchema>
   readonly #log: DefinitionLog
   readonly #store: DefinitionStore
   readonly #code: CodeStore
@@ -213,6 +215,7 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
     this.#opts = { ...DEFINITION_REPLICATOR_DEFAULTS, ...rest }
     this.#opts.chunkBytes = Math.max(1, Math.min(this.#opts.chunkBytes, MAX_CHUNK_BYTES))
     this.#syncLimits = { ...SYNC_LIMITS, ...sync }
+    this.#syncAnswer = syncAnswerSchema(this.#syncLimits)
     this.#now = components.now ?? Date.now
     this.#random = components.random ?? Math.random
     this.#log = new DefinitionLog({ self: components.peerId, ...(limits ? { limits } : {}) })
@@ -439,12 +442,14 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
       this.#say(`dropping definitions gossip from ${from}: not JSON`)
       return
     }
-    const { v, ops } = (body ?? {}) as { v?: unknown; ops?: unknown }
-    if (v !== 1 || !Array.isArray(ops) || ops.length > MAX_GOSSIP_OPS) {
-      this.#say(`dropping definitions gossip from ${from}: not a v1 message`)
+    const message = definitionsGossipSchema.safeParse(body)
+    if (!message.success) {
+      this.#say(
+        `dropping definitions gossip from ${from}: not a v1 message (${describeIssues(message.error)})`,
+      )
       return
     }
-    await this.#applyRemote(ops, from, 'gossip')
+    await this.#applyRemote(message.data.ops, from, 'gossip')
   }
 
   /** Applies operations from `from`, persists those that changed something; their count. */
@@ -491,8 +496,10 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
 
   #answerSync(body: unknown): unknown {
     if (!this.#running) throw new ChorusError('shutting-down', 'definitions are not running')
-    const answer = this.#log.answerSync(body, this.#syncLimits)
-    if ('type' in answer) throw new ChorusError('bad-request', `defs.sync: ${answer.message}`)
+    const request = parseMessage(syncRequestSchema, body, DEFS_SYNC_METHOD, 'bad-request')
+    const answer = this.#log.answerSync(request, this.#syncLimits)
+    if ('type' in answer)
+      throw new ChorusError('bad-request', `${DEFS_SYNC_METHOD}: ${answer.message}`)
     return { v: 1, ...answer }
   }
 
@@ -510,7 +517,7 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
         { v: 1, ...request },
         this.#opts.requestTimeoutMs,
       )
-      const answer = checkSyncAnswer(raw, this.#syncLimits)
+      const answer = parseMessage(this.#syncAnswer, raw, `${DEFS_SYNC_METHOD} answer`)
       applied += await this.#applyRemote(answer.ops, peer, 'sync')
       session.answered(answer)
     }
@@ -549,21 +556,13 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
 
   async #serveChunk(body: unknown): Promise<unknown> {
     if (!this.#running) throw new ChorusError('shutting-down', 'definitions are not running')
-    const { digest, offset, length } = (body ?? {}) as Record<string, unknown>
-    if (typeof digest !== 'string' || !isDigest(digest)) {
-      throw new ChorusError('bad-request', 'code.fetch: digest must be sha256 hex')
-    }
-    if (!Number.isSafeInteger(offset) || (offset as number) < 0) {
-      throw new ChorusError('bad-request', 'code.fetch: offset must be a non-negative integer')
-    }
-    if (!Number.isSafeInteger(length) || (length as number) < 1) {
-      throw new ChorusError('bad-request', 'code.fetch: length must be a positive integer')
-    }
-    const chunk = await this.#code.read(
-      digest,
-      offset as number,
-      Math.min(length as number, MAX_CHUNK_BYTES),
+    const { digest, offset, length } = parseMessage(
+      codeFetchRequestSchema,
+      body,
+      CODE_FETCH_METHOD,
+      'bad-request',
     )
+    const chunk = await this.#code.read(digest, offset, Math.min(length, MAX_CHUNK_BYTES))
     if (!chunk) throw new ChorusError('not-found', `no code ${digest} here`)
     return {
       digest,
@@ -614,7 +613,13 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
           { digest, offset, length: this.#opts.chunkBytes },
           this.#opts.requestTimeoutMs,
         )
-        const chunk = checkChunk(raw, offset)
+        const chunk = parseMessage(codeChunkSchema, raw, `${CODE_FETCH_METHOD} answer`)
+        if (chunk.offset !== offset) {
+          throw new ChorusError(
+            'protocol-error',
+            `${CODE_FETCH_METHOD}: asked for offset ${offset}, got ${chunk.offset}`,
+          )
+        }
         if (size === undefined) {
           if (chunk.size > this.#code.maxBytes) {
             throw new CodeTooLargeError({ size: chunk.size, limit: this.#code.maxBytes })
@@ -644,42 +649,4 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
   #say(line: string): void {
     this.#c.log?.(line)
   }
-}
-
-function checkSyncAnswer(
-  raw: unknown,
-  limits: SyncLimits,
-): { ops: unknown[]; differ: string[]; more: boolean; next?: string } {
-  const { ops, differ, more, next } = (raw ?? {}) as Record<string, unknown>
-  if (
-    !Array.isArray(ops) ||
-    ops.length > limits.maxOps ||
-    !Array.isArray(differ) ||
-    differ.length > limits.maxDiffer ||
-    !differ.every((o) => typeof o === 'string' && ownerProblem(o) === undefined) ||
-    typeof more !== 'boolean' ||
-    (next !== undefined && (typeof next !== 'string' || next.length > 300))
-  ) {
-    throw new ChorusError('protocol-error', 'defs.sync: malformed answer')
-  }
-  return {
-    ops: ops as unknown[],
-    differ: differ as string[],
-    more,
-    ...(next === undefined ? {} : { next: next }),
-  }
-}
-
-function checkChunk(raw: unknown, offset: number): Chunk {
-  const { size, offset: at, data } = (raw ?? {}) as Record<string, unknown>
-  if (
-    !Number.isSafeInteger(size) ||
-    (size as number) < 0 ||
-    at !== offset ||
-    typeof data !== 'string' ||
-    data.length > Math.ceil(MAX_CHUNK_BYTES / 3) * 4
-  ) {
-    throw new ChorusError('protocol-error', 'code.fetch: malformed chunk')
-  }
-  return { size: size as number, offset, data }
 }

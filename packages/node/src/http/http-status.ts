@@ -26,6 +26,8 @@ const STATUS: { readonly [code in HttpErrorCode]: number } = {
   overloaded: 503,
   'shutting-down': 503,
   'protocol-error': 502,
+  'unknown-method': 502,
+  'unsupported-version': 502,
   internal: 500,
   'method-not-allowed': 405,
   'unsupported-media-type': 415,

@@ -1,16 +1,48 @@
 /**
  * The directory, spread over the mesh by rendezvous hashing: each key (owner/provider)
- * has one directory peer among the live members, which answers `dir.claim` atomically
+ * has one directory peer among the live members, which answers `dir.claim/1` atomically
  * (claim-if-absent). Responsibles re-register what they host whenever membership changes
  * and every few seconds, so a moved or restarted directory peer relearns its keys, and
  * conflicting responsibles (after a partition healed) are found and merged.
  */
 import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
 import { background } from '../background.js'
 import { DirectoryTable, type DirectoryEntry, type RegisterOutcome } from './directory-table.js'
 import { ChorusError } from '../errors.js'
+import { silentLogger, type Logger } from '../observability/logger.js'
 import type { PeerChannels } from '../transport/peer-channels.js'
+import { DIRECTORY_METHODS } from '../transport/protocols.js'
+import { parseMessage } from '../transport/rpc-message.js'
 import { directoryPeerFor } from './rendezvous.js'
+
+/** A scheduler key, `owner/provider`. */
+const key = z.string().min(1).max(300)
+
+/** Who is responsible for a key: the scheduler's GUID, its peer, its epoch. */
+export const directoryEntrySchema = z.object({
+  key: z.string(),
+  guid: z.string(),
+  peerId: z.string(),
+  epoch: z.int().min(1),
+})
+
+/** The messages of the directory protocol, requests and answers. */
+export const DIRECTORY_MESSAGES = {
+  /** `dir.claim/1` request; answered with a `DirectoryEntry`. */
+  claim: z.object({ key }),
+  /** `dir.register/1`, `dir.release/1` and `dir.lost/1` requests. */
+  entry: directoryEntrySchema,
+  /** `dir.register/1` answer. */
+  registerOutcome: z.discriminatedUnion('accepted', [
+    z.object({
+      accepted: z.literal(true),
+      entry: directoryEntrySchema,
+      displaced: directoryEntrySchema.optional(),
+    }),
+    z.object({ accepted: z.literal(false), entry: directoryEntrySchema }),
+  ]),
+} as const
 
 export interface DirectoryMembers {
   readonly selfId: string
@@ -20,54 +52,64 @@ export interface DirectoryMembers {
 }
 
 export interface DirectoryServiceInit {
-  channels: PeerChannels
+  channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'request' | 'send'>
   members: DirectoryMembers
   /** What this peer is responsible for now. */
   hosted: () => { key: string; guid: string; epoch: number }[]
   /** This peer lost a conflict for `key`: hand its queue to `winner`. */
   onLost: (key: string, winner: DirectoryEntry) => void
   reregisterEveryMs?: number
-  log?: (line: string) => void
+  /** A new scheduler GUID. Default `randomUUID`. */
+  newGuid?: () => string
+  log?: Logger
 }
-
-export const DIRECTORY_METHODS = {
-  claim: 'dir.claim',
-  register: 'dir.register',
-  release: 'dir.release',
-  lost: 'dir.lost',
-} as const
 
 export class DirectoryService {
   readonly #init: DirectoryServiceInit
+  readonly #log: Logger
   readonly #table = new DirectoryTable()
   #timer: ReturnType<typeof setInterval> | undefined
 
   constructor(init: DirectoryServiceInit) {
     this.#init = init
-    const { channels } = init
-    channels.handle(DIRECTORY_METHODS.claim, (body, from) => {
-      const { key } = parseKeyBody(body)
-      return this.#claimHere(key, from)
-    })
-    channels.handle(DIRECTORY_METHODS.register, (body) => this.#registerHere(parseEntry(body)))
-    channels.handle(DIRECTORY_METHODS.release, (body) => {
-      const entry = parseEntry(body)
-      return this.#table.release(entry.key, entry.guid, entry.epoch)
-    })
-    channels.handle(DIRECTORY_METHODS.lost, (body) => {
-      const winner = parseEntry(body)
-      const mine = init.hosted().find((h) => h.key === winner.key)
-      if (mine && mine.guid !== winner.guid) init.onLost(winner.key, winner)
-      return true
-    })
+    this.#log = (init.log ?? silentLogger()).child({ component: 'mesh:directory' })
   }
 
+  readonly #handlers: Readonly<Record<string, (body: unknown, from: string) => unknown>> = {
+    [DIRECTORY_METHODS.claim]: (body, from) => {
+      const request = parseMessage(
+        DIRECTORY_MESSAGES.claim,
+        body,
+        DIRECTORY_METHODS.claim,
+        'bad-request',
+      )
+      return this.#claimHere(request.key, from)
+    },
+    [DIRECTORY_METHODS.register]: (body) =>
+      this.#registerHere(parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.register)),
+    [DIRECTORY_METHODS.release]: (body) => {
+      const entry = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.release)
+      return this.#table.release(entry.key, entry.guid, entry.epoch)
+    },
+    [DIRECTORY_METHODS.lost]: (body) => {
+      const winner = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.lost)
+      const mine = this.#init.hosted().find((h) => h.key === winner.key)
+      if (mine && mine.guid !== winner.guid) this.#init.onLost(winner.key, winner)
+      return true
+    },
+  }
+
+  /** Answers the directory methods and re-registers every few seconds. */
   start(): void {
+    if (this.#timer !== undefined) return
+    for (const [method, handler] of Object.entries(this.#handlers)) {
+      this.#init.channels.handle(method, handler)
+    }
     const every = this.#init.reregisterEveryMs ?? 5_000
     this.#timer = setInterval(
       () =>
         background(this.reregister(), (err) =>
-          this.#init.log?.(`bug: re-registering threw: ${String(err)}`),
+          this.#log.error({ err }, 'bug: re-registering threw'),
         ),
       every,
     )
@@ -75,7 +117,10 @@ export class DirectoryService {
   }
 
   stop(): void {
+    if (this.#timer === undefined) return
     clearInterval(this.#timer)
+    this.#timer = undefined
+    for (const method of Object.keys(this.#handlers)) this.#init.channels.unhandle(method)
   }
 
   /** The entries this peer keeps as a directory peer. */
@@ -102,7 +147,7 @@ export class DirectoryService {
     }
     this.#init.channels
       .request(directory, DIRECTORY_METHODS.release, entry, 5_000)
-      .catch((err: unknown) => this.#init.log?.(`release of ${entry.key} failed: ${String(err)}`))
+      .catch((err: unknown) => this.#log.warn({ err, key: entry.key }, 'releasing failed'))
   }
 
   /** Announces everything this peer hosts to its directory peers; resolves conflicts. */
@@ -117,15 +162,19 @@ export class DirectoryService {
           const outcome =
             directory === self
               ? this.#registerHere(entry)
-              : ((await this.#init.channels.request(
-                  directory,
-                  DIRECTORY_METHODS.register,
-                  entry,
-                  5_000,
-                )) as RegisterOutcome)
-          if (!outcome.accepted) this.#init.onLost(h.key, parseEntry(outcome.entry))
+              : parseMessage(
+                  DIRECTORY_MESSAGES.registerOutcome,
+                  await this.#init.channels.request(
+                    directory,
+                    DIRECTORY_METHODS.register,
+                    entry,
+                    5_000,
+                  ),
+                  `${DIRECTORY_METHODS.register} answer`,
+                )
+          if (!outcome.accepted) this.#init.onLost(h.key, outcome.entry)
         } catch (err) {
-          this.#init.log?.(`re-registering ${h.key} failed: ${String(err)}`)
+          this.#log.warn({ err, key: h.key }, 're-registering failed')
         }
       }),
     )
@@ -139,7 +188,8 @@ export class DirectoryService {
 
   #claimHere(key: string, claimant: string): DirectoryEntry {
     const { members } = this.#init
-    return this.#table.claim(key, claimant, randomUUID(), (p) => members.isAlive(p)).entry
+    const guid = (this.#init.newGuid ?? randomUUID)()
+    return this.#table.claim(key, claimant, guid, (p) => members.isAlive(p)).entry
   }
 
   #registerHere(entry: DirectoryEntry): RegisterOutcome {
@@ -154,28 +204,7 @@ export class DirectoryService {
   }
 }
 
-function parseKeyBody(body: unknown): { key: string } {
-  const key = (body as { key?: unknown } | null)?.key
-  if (typeof key !== 'string' || key.length === 0 || key.length > 300) {
-    throw new ChorusError('bad-request', 'key must be a non-empty string')
-  }
-  return { key }
-}
-
-/** Checks a directory entry that came over the wire. */
+/** Checks a directory entry that came over the wire (`protocol-error` if malformed). */
 export function parseEntry(body: unknown): DirectoryEntry {
-  const e = body as Partial<DirectoryEntry> | null
-  if (
-    typeof e !== 'object' ||
-    e === null ||
-    typeof e.key !== 'string' ||
-    typeof e.guid !== 'string' ||
-    typeof e.peerId !== 'string' ||
-    typeof e.epoch !== 'number' ||
-    !Number.isInteger(e.epoch) ||
-    e.epoch < 1
-  ) {
-    throw new ChorusError('protocol-error', 'malformed directory entry')
-  }
-  return { key: e.key, guid: e.guid, peerId: e.peerId, epoch: e.epoch }
+  return parseMessage(DIRECTORY_MESSAGES.entry, body, 'directory entry')
 }

@@ -1,9 +1,12 @@
 /**
  * The network shell around @chorus/gossip's pure cores: SWIM probes travel as one-way
- * frames on the peer channels (`swim.*`), membership updates and load summaries as
+ * frames on the peer channels (`swim.ping/1` and its kin), membership updates and load summaries as
  * gossipsub messages, and the cores' deadlines run on one timer. Peers learn each
  * other's addresses from membership updates and probe everyone, so a mesh joined
  * through one bootstrap peer becomes a real mesh, not a star.
+ *
+ * Each SWIM message's envelope is checked by its schema here (a malformed one is refused
+ * and reaches no core); the member updates inside are checked by the core itself.
  */
 import { performance } from 'node:perf_hooks'
 import {
@@ -22,31 +25,51 @@ import type { Message } from '@libp2p/gossipsub'
 import type { IdentifyResult } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
 import { background } from '../background.js'
 import type { ChorusLibp2p } from '../transport/libp2p-host.js'
-import type { MetricsRegistry } from '../observability/metrics.js'
-import type { MemberStateName, PeerEvent, PeerInfo, SchedulerInfo } from '../peer-api.js'
-import { RPC_PROTOCOL, type PeerChannels } from '../transport/peer-channels.js'
+import { silentLogger, type Logger } from '../observability/logger.js'
+import type { Counter } from '../observability/metrics.js'
+import type { PeerEvent } from '../observability/events.js'
+import type { PeerInfo, SchedulerInfo } from '../peer-api.js'
+import type { PeerChannels } from '../transport/peer-channels.js'
+import { RPC_PROTOCOL, SWIM_METHODS as SWIM, TOPICS } from '../transport/protocols.js'
+import { parseMessage } from '../transport/rpc-message.js'
 
-export const MEMBERS_TOPIC = 'chorus/members/1'
-export const LOAD_TOPIC = 'chorus/load/1'
+export const MEMBERS_TOPIC = TOPICS.members
+export const LOAD_TOPIC = TOPICS.load
 
-const SWIM = {
-  ping: 'swim.ping',
-  pingReq: 'swim.ping-req',
-  ack: 'swim.ack',
-  nack: 'swim.nack',
-  sync: 'swim.sync',
+const probeId = z.int().nonnegative()
+/** Member updates ride along as they came: the core checks each one (`checkUpdate`). */
+const updates = z.array(z.unknown())
+
+const pingMessage = z.object({ probeId, updates })
+const pingReqMessage = z.object({ probeId, target: z.string().min(1).max(256) })
+const nackMessage = z.object({ probeId })
+const syncMessage = z.object({ updates, reply: z.boolean() })
+
+/** The SWIM messages (one-way frames on the peer channels), by method. */
+export const SWIM_MESSAGES = {
+  [SWIM.ping]: pingMessage,
+  [SWIM.pingReq]: pingReqMessage,
+  [SWIM.ack]: pingMessage,
+  [SWIM.nack]: nackMessage,
+  [SWIM.sync]: syncMessage,
 } as const
+
+/** A `chorus/members/1` gossip message. */
+export const MEMBERS_GOSSIP = z.object({ updates })
 
 /** How often the event loop's own lateness is sampled (Lifeguard's local health). */
 const LAG_SAMPLE_MS = 100
 
 export interface MeshMembershipInit {
   libp2p: ChorusLibp2p
-  channels: PeerChannels
-  metrics: MetricsRegistry
-  log: (line: string) => void
+  channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'send'>
+  metrics: { readonly gossipBytes: Counter }
+  log?: Logger
+  /** Uniform in [0, 1): the cores' probe order and Vivaldi's jitter. Default Math.random. */
+  rng?: () => number
   emit: (event: PeerEvent) => void
   /** The set of live members changed (someone joined, died or left). */
   onChange: () => void
@@ -62,7 +85,8 @@ export class MeshMembership {
   readonly #selfId: string
   readonly #core: Membership
   readonly #load: LoadView
-  readonly #vivaldi = new VivaldiClient({ rng: { next: Math.random } })
+  readonly #vivaldi: VivaldiClient
+  readonly #log: Logger
   #lastPublished: { at: number; load: PublishedLoad } | undefined
   readonly #lastHeard = new Map<string, number>()
   readonly #pingSentAt = new Map<number, { to: string; at: number }>()
@@ -73,7 +97,7 @@ export class MeshMembership {
   /** Starts at the wall clock, so summaries after a restart supersede older ones. */
   #loadSeq = Date.now()
   #running = false
-  readonly #gossipBytes
+  readonly #gossipBytes: Counter
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     // Only peers that speak Chorus are members: any libp2p node may connect.
     if (!evt.detail.protocols.includes(RPC_PROTOCOL)) return
@@ -91,101 +115,87 @@ export class MeshMembership {
     try {
       body = JSON.parse(new TextDecoder().decode(message.data))
     } catch {
-      this.#init.log(`dropping gossip from ${from}: not JSON`)
+      this.#log.warn({ peer: from, topic: message.topic }, 'dropping gossip that is not JSON')
       return
     }
     if (message.topic === MEMBERS_TOPIC) {
-      this.#handle({ type: 'updates-received', from, updates: updatesOf(body) })
+      const parsed = MEMBERS_GOSSIP.safeParse(body)
+      if (!parsed.success) {
+        this.#log.warn({ peer: from, topic: message.topic }, 'dropping malformed member updates')
+        return
+      }
+      this.#handle({ type: 'updates-received', from, updates: asUpdates(parsed.data.updates) })
     } else if (message.topic === LOAD_TOPIC) {
       // Signed by its origin: a peer can only speak for itself.
       const outcome = this.#load.merge(body, from, performance.now())
       if (outcome.type === 'rejected') {
-        this.#init.log(`dropping load summary from ${from}: ${outcome.message}`)
+        this.#log.warn({ peer: from, reason: outcome.message }, 'dropping a load summary')
       }
     }
   }
 
   constructor(init: MeshMembershipInit) {
     this.#init = init
+    this.#log = (init.log ?? silentLogger()).child({ component: 'mesh:membership' })
     this.#selfId = init.libp2p.peerId.toString()
+    const rng = { next: init.rng ?? Math.random }
     this.#core = new Membership(
       // A full-table exchange every 5 s (not 30): a mesh that started in a storm of joins,
       // where some peers missed others, heals in seconds. The table is small.
       { id: this.#selfId, addrs: [], syncIntervalMs: 5_000 },
-      { rng: { next: Math.random } },
+      { rng },
     )
+    this.#vivaldi = new VivaldiClient({ rng })
     this.#load = new LoadView()
-    this.#gossipBytes = init.metrics.counter('chorus_gossip_bytes_total', 'Gossip payload bytes', {
-      labelNames: ['direction', 'topic'],
-    })
-    const peersByState = init.metrics.gauge(
-      'chorus_peers',
-      'Members of the mesh by state, as seen here',
-      {
-        labelNames: ['state'],
-      },
-    )
-    init.metrics.onCollect(() => {
-      const counts: Record<MemberStateName, number> = { alive: 0, suspect: 0, dead: 0, left: 0 }
-      for (const m of this.#core.members()) counts[m.state]++
-      for (const [state, n] of Object.entries(counts)) peersByState.set(n, { state })
-    })
-    const { channels } = init
-    channels.handle(SWIM.ping, (b, from) => {
-      const body = b as { probeId?: unknown; updates?: unknown }
+    this.#gossipBytes = init.metrics.gossipBytes
+  }
+
+  /** What each SWIM message becomes: an event for the core. */
+  readonly #handlers: {
+    readonly [M in keyof typeof SWIM_MESSAGES]: (body: unknown, from: string) => void
+  } = {
+    [SWIM.ping]: (body, from) => {
+      const m = parseMessage(pingMessage, body, SWIM.ping)
       this.#handle({
         type: 'ping-received',
         from,
-        probeId: Number(body?.probeId),
-        updates: updatesOf(body),
+        probeId: m.probeId,
+        updates: asUpdates(m.updates),
       })
-    })
-    channels.handle(SWIM.pingReq, (b, from) => {
-      const body = b as { probeId?: unknown; target?: unknown }
-      this.#handle({
-        type: 'ping-req-received',
-        from,
-        target: String(body?.target),
-        probeId: Number(body?.probeId),
-      })
-    })
-    channels.handle(SWIM.ack, (b, from) => {
-      const body = b as { probeId?: unknown; updates?: unknown }
-      const probeId = Number(body?.probeId)
-      const sent = this.#pingSentAt.get(probeId)
+    },
+    [SWIM.pingReq]: (body, from) => {
+      const m = parseMessage(pingReqMessage, body, SWIM.pingReq)
+      this.#handle({ type: 'ping-req-received', from, target: m.target, probeId: m.probeId })
+    },
+    [SWIM.ack]: (body, from) => {
+      const m = parseMessage(pingMessage, body, SWIM.ack)
+      const sent = this.#pingSentAt.get(m.probeId)
       const rttMs = sent?.to === from ? performance.now() - sent.at : undefined
-      this.#pingSentAt.delete(probeId)
+      this.#pingSentAt.delete(m.probeId)
       const remote = this.#load.get(from)?.summary.coordinate
       if (rttMs !== undefined && remote) this.#vivaldi.update(from, remote, rttMs)
       this.#handle({
         type: 'ack-received',
         from,
-        probeId,
-        updates: updatesOf(body),
+        probeId: m.probeId,
+        updates: asUpdates(m.updates),
         ...(rttMs === undefined ? {} : { rttMs }),
       })
-    })
-    channels.handle(SWIM.nack, (b, from) => {
-      this.#handle({
-        type: 'nack-received',
-        from,
-        probeId: Number((b as { probeId?: unknown })?.probeId),
-      })
-    })
-    channels.handle(SWIM.sync, (b, from) => {
-      const body = b as { updates?: unknown; reply?: unknown }
-      this.#handle({
-        type: 'sync-received',
-        from,
-        updates: updatesOf(body),
-        reply: body?.reply === true,
-      })
-    })
+    },
+    [SWIM.nack]: (body, from) => {
+      const m = parseMessage(nackMessage, body, SWIM.nack)
+      this.#handle({ type: 'nack-received', from, probeId: m.probeId })
+    },
+    [SWIM.sync]: (body, from) => {
+      const m = parseMessage(syncMessage, body, SWIM.sync)
+      this.#handle({ type: 'sync-received', from, updates: asUpdates(m.updates), reply: m.reply })
+    },
   }
 
   async start(): Promise<void> {
-    const { libp2p } = this.#init
+    const { libp2p, channels } = this.#init
     this.#running = true
+    for (const [method, handler] of Object.entries(this.#handlers)) channels.handle(method, handler)
     // The core learns our addresses now that the host listens.
     this.#handle({ type: 'peer-discovered', id: this.#selfId, addrs: this.#selfAddrs() })
     libp2p.addEventListener('peer:identify', this.#onIdentify)
@@ -214,13 +224,24 @@ export class MeshMembership {
   }
 
   async stop(): Promise<void> {
+    if (!this.#running) return
     this.#running = false
     clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
     clearInterval(this.#lagTimer)
     clearTimeout(this.#publishTimer)
-    const { libp2p } = this.#init
+    const { libp2p, channels } = this.#init
+    for (const method of Object.keys(this.#handlers)) channels.unhandle(method)
     libp2p.removeEventListener('peer:identify', this.#onIdentify)
-    libp2p.services.pubsub.removeEventListener('message', this.#onGossip)
+    const pubsub = libp2p.services.pubsub
+    pubsub.removeEventListener('message', this.#onGossip)
+    try {
+      pubsub.unsubscribe(MEMBERS_TOPIC)
+      pubsub.unsubscribe(LOAD_TOPIC)
+    } catch (err) {
+      this.#log.debug({ err }, 'unsubscribing from the membership topics failed')
+    }
     await Promise.resolve()
   }
 
@@ -277,6 +298,12 @@ export class MeshMembership {
         ...(load ? { load } : {}),
       }
     })
+  }
+
+  /** `local` schedulers, then those other peers host (as their summaries say) that are not. */
+  schedulers(local: readonly SchedulerInfo[]): SchedulerInfo[] {
+    const seen = new Set(local.map((s) => s.guid))
+    return [...local, ...this.remoteSchedulers().filter((s) => !seen.has(s.guid))]
   }
 
   /** Schedulers other peers host, as their latest summaries say. */
@@ -342,7 +369,10 @@ export class MeshMembership {
         this.#memberChanged(effect)
         return
       case 'rejected':
-        this.#init.log(`membership refused ${effect.event}: ${effect.message}`)
+        this.#log.warn(
+          { event: effect.event, reason: effect.reason, message: effect.message },
+          'membership refused an event',
+        )
         return
     }
   }
@@ -352,7 +382,7 @@ export class MeshMembership {
     if (effect.kind === 'joined' || effect.kind === 'alive')
       this.#learnAddresses(effect.id, effect.addrs)
     this.#init.emit({
-      type: `member-${effect.kind}`,
+      type: MEMBER_EVENT[effect.kind],
       at: Date.now(),
       peerId: this.#selfId,
       member: effect.id,
@@ -367,9 +397,11 @@ export class MeshMembership {
     try {
       const peerId = peerIdFromString(id)
       const multiaddrs = addrs.map((a) => multiaddr(a))
-      void this.#init.libp2p.peerStore.merge(peerId, { multiaddrs }).catch(() => undefined)
+      background(this.#init.libp2p.peerStore.merge(peerId, { multiaddrs }), (err) =>
+        this.#log.debug({ err, member: id }, 'storing addresses failed'),
+      )
     } catch (err) {
-      this.#init.log(`ignoring bad addresses for ${id}: ${(err as Error).message}`)
+      this.#log.warn({ err, member: id }, 'ignoring bad addresses')
     }
   }
 
@@ -394,7 +426,7 @@ export class MeshMembership {
     if (!this.#running) return
     this.#publishTimer = setTimeout(() => {
       background(this.#publishLoad(), (err) =>
-        this.#init.log(`bug: publishing the load summary threw: ${String(err)}`),
+        this.#log.error({ err }, 'bug: publishing the load summary threw'),
       )
     }, delayMs)
     this.#publishTimer.unref()
@@ -434,7 +466,7 @@ export class MeshMembership {
 
   #publishInBackground(topic: string, body: unknown): void {
     background(this.#publish(topic, body), (err) =>
-      this.#init.log(`bug: publishing on ${topic} threw: ${String(err)}`),
+      this.#log.error({ err, topic }, 'bug: publishing threw'),
     )
   }
 
@@ -444,7 +476,7 @@ export class MeshMembership {
     try {
       await this.#init.libp2p.services.pubsub.publish(topic, data)
     } catch (err) {
-      this.#init.log(`publishing on ${topic} failed: ${(err as Error).message}`)
+      this.#log.warn({ err, topic }, 'publishing failed')
     }
   }
 }
@@ -462,8 +494,15 @@ function heardDirectly(event: MembershipEvent, id: string): boolean {
   }
 }
 
-/** The updates field of a gossip body, as the core will check it. */
-function updatesOf(body: unknown): readonly MemberUpdate[] {
-  const updates = (body as { updates?: unknown } | null)?.updates
-  return (Array.isArray(updates) ? updates : []) as readonly MemberUpdate[]
+/** Updates as they came off the wire, typed for the core, which checks each one. */
+function asUpdates(updates: readonly unknown[]): readonly MemberUpdate[] {
+  return updates as readonly MemberUpdate[]
 }
+
+const MEMBER_EVENT = {
+  joined: 'member-joined',
+  alive: 'member-alive',
+  suspect: 'member-suspect',
+  dead: 'member-dead',
+  left: 'member-left',
+} as const

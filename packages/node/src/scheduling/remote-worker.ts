@@ -18,9 +18,10 @@ import {
   type InvocationOutcome,
   type ProviderRuntime,
 } from './provider.js'
+import { WORKER_METHODS } from '../transport/protocols.js'
 
-export const EXECUTE_METHOD = 'execute'
-export const EXECUTE_CANCEL_METHOD = 'execute.cancel'
+export const EXECUTE_METHOD = WORKER_METHODS.execute
+export const EXECUTE_CANCEL_METHOD = WORKER_METHODS.cancel
 
 /** Invocations in one dispatch, at most (scheduler-core batches far fewer). */
 const MAX_DISPATCH_INVOCATIONS = 1_000

@@ -36,3 +36,15 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<PrivateKey>
   await rename(partial, file)
   return key
 }
+
+/** The contents of a private network's swarm key file (`--psk`). */
+export async function readPreSharedKey(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    throw new ChorusError(
+      'bad-request',
+      `cannot read the pre-shared key ${file}: ${(err as Error).message}`,
+    )
+  }
+}

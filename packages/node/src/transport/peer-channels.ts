@@ -1,19 +1,23 @@
 /**
- * One long-lived, multiplexed stream per peer pair (`/chorus/rpc/1.0.0`), carrying
- * id-tagged request/response and one-way frames. Opening a libp2p stream costs about
- * half a millisecond; a frame on a reused stream about a tenth of that.
+ * One long-lived, multiplexed stream per peer pair (`RPC_PROTOCOL`, `/chorus/rpc/1.0.0`),
+ * carrying id-tagged request/response and one-way frames. Opening a libp2p stream costs
+ * about half a millisecond; a frame on a reused stream about a tenth of that.
  *
  * A garbage or oversized frame closes that stream with an error (its pending requests
- * fail with `protocol-error`); the peer and its other channels carry on.
+ * fail with `protocol-error`); the peer and its other channels carry on. A well-formed
+ * request this peer cannot serve is answered on the same stream, which stays open: an
+ * unknown method with `unknown-method`, a known one at another version with
+ * `unsupported-version`, a body its handler refuses with that handler's error.
  */
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { z } from 'zod'
 import { background } from '../background.js'
 import { ChorusError, asChorusError, type ChorusErrorCode } from '../errors.js'
+import { silentLogger, type Logger } from '../observability/logger.js'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encodeFrame } from './frame-codec.js'
-
-export const RPC_PROTOCOL = '/chorus/rpc/1.0.0'
+import { RPC_PROTOCOL, parseMethod } from './protocols.js'
 
 /** Answers a request (or takes a one-way message, whose answer is dropped). */
 export type RpcHandler = (body: unknown, from: string) => unknown
@@ -22,8 +26,28 @@ export interface PeerChannelsInit {
   maxFrameBytes?: number
   /** Default deadline of a request. */
   requestTimeoutMs?: number
-  log?: (line: string) => void
+  log?: Logger
 }
+
+/** The frames of the peer channel; anything else closes the stream. */
+const frameSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('req'), id: z.number(), m: z.string(), b: z.unknown().optional() }),
+  z.object({ t: z.literal('msg'), m: z.string(), b: z.unknown().optional() }),
+  z.discriminatedUnion('ok', [
+    z.object({
+      t: z.literal('res'),
+      id: z.number(),
+      ok: z.literal(true),
+      b: z.unknown().optional(),
+    }),
+    z.object({
+      t: z.literal('res'),
+      id: z.number(),
+      ok: z.literal(false),
+      e: z.object({ code: z.string(), message: z.string() }),
+    }),
+  ]),
+])
 
 type Frame =
   | { t: 'req'; id: number; m: string; b?: unknown }
@@ -45,12 +69,16 @@ class Channel {
   #nextId = 1
   closed = false
 
+  readonly #log: Logger
+
   constructor(
     readonly peerId: string,
     readonly stream: Stream,
     private readonly owner: PeerChannels,
     private readonly maxFrameBytes: number,
+    log: Logger,
   ) {
+    this.#log = log
     this.#decoder = new FrameDecoder(maxFrameBytes)
     stream.addEventListener('message', (evt) => this.#onBytes(evt.data))
     stream.addEventListener('close', (evt) => {
@@ -122,12 +150,13 @@ class Channel {
       this.#protocolError(err instanceof FrameError ? err.message : String(err))
       return
     }
-    for (const frame of frames) {
-      if (!isFrame(frame)) {
-        this.#protocolError(`malformed frame ${JSON.stringify(frame).slice(0, 80)}`)
+    for (const raw of frames) {
+      const frame = frameSchema.safeParse(raw)
+      if (!frame.success) {
+        this.#protocolError(`malformed frame ${JSON.stringify(raw).slice(0, 80)}`)
         return
       }
-      this.#onFrame(frame)
+      this.#onFrame(frame.data as Frame)
     }
   }
 
@@ -145,7 +174,10 @@ class Channel {
     if (frame.t === 'msg') {
       // Nobody waits for a one-way message's outcome: a failure is only worth a line.
       background(answering, (err) =>
-        this.owner.log(`${frame.m} from ${this.peerId} failed: ${asChorusError(err).message}`),
+        this.#log.warn(
+          { method: truncate(frame.m), err: asChorusError(err) },
+          'a one-way message was refused',
+        ),
       )
       return
     }
@@ -160,7 +192,8 @@ class Channel {
         }
         if (!this.closed) this.#answer(answer)
       },
-      (err) => this.owner.log(`answering ${frame.m} from ${this.peerId} failed: ${String(err)}`),
+      (err) =>
+        this.#log.error({ method: truncate(frame.m), err }, 'bug: answering a request threw'),
     )
   }
 
@@ -181,7 +214,7 @@ class Channel {
   }
 
   #protocolError(message: string): void {
-    this.owner.log(`closing channel to ${this.peerId}: ${message}`)
+    this.#log.warn({ reason: message }, 'closing a channel that broke the protocol')
     this.closed = true
     this.stream.abort(new Error(`protocol error: ${message}`))
     this.#fail(new ChorusError('protocol-error', `channel to ${this.peerId} closed: ${message}`))
@@ -213,42 +246,30 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out
 }
 
-function isFrame(f: Record<string, unknown>): f is Frame {
-  switch (f.t) {
-    case 'req':
-      return typeof f.id === 'number' && typeof f.m === 'string'
-    case 'msg':
-      return typeof f.m === 'string'
-    case 'res':
-      if (typeof f.id !== 'number' || typeof f.ok !== 'boolean') return false
-      if (f.ok) return true
-      return (
-        typeof f.e === 'object' &&
-        f.e !== null &&
-        typeof (f.e as { code?: unknown }).code === 'string' &&
-        typeof (f.e as { message?: unknown }).message === 'string'
-      )
-    default:
-      return false
-  }
+/** A string from the wire, short enough for a log line or an error message. */
+function truncate(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text
 }
 
 /** The channels of one peer, and the handlers it answers requests with. */
 export class PeerChannels {
   readonly #libp2p: Libp2p
   readonly #handlers = new Map<string, RpcHandler>()
+  /** The channel requests to each peer go on. */
   readonly #channels = new Map<string, Channel>()
+  /** Every open channel, those only answered on (both sides opened at once) included. */
+  readonly #open = new Set<Channel>()
   readonly #opening = new Map<string, Promise<Channel>>()
   readonly #maxFrameBytes: number
   readonly #requestTimeoutMs: number
-  readonly #log: (line: string) => void
+  readonly #log: Logger
   #started = false
 
   constructor(libp2p: Libp2p, init: PeerChannelsInit = {}) {
     this.#libp2p = libp2p
     this.#maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.#requestTimeoutMs = init.requestTimeoutMs ?? 30_000
-    this.#log = init.log ?? (() => undefined)
+    this.#log = (init.log ?? silentLogger()).child({ component: 'transport:channels' })
   }
 
   async start(): Promise<void> {
@@ -265,12 +286,25 @@ export class PeerChannels {
   async stop(): Promise<void> {
     this.#started = false
     await this.#libp2p.unhandle(RPC_PROTOCOL)
-    for (const channel of [...this.#channels.values()]) channel.close()
+    for (const channel of [...this.#open]) channel.close()
+    this.#open.clear()
     this.#channels.clear()
   }
 
+  /**
+   * Answers `method` (versioned, `<name>/<version>`: see `protocols.ts`) with `handler`,
+   * in place of any handler it had. Throws if the method has no version.
+   */
   handle(method: string, handler: RpcHandler): void {
+    if (parseMethod(method) === undefined) {
+      throw new Error(`bug: RPC method ${method} is not <name>/<version>`)
+    }
     this.#handlers.set(method, handler)
+  }
+
+  /** Stops answering `method` (requests for it get `unknown-method`). */
+  unhandle(method: string): void {
+    this.#handlers.delete(method)
   }
 
   /** Sends a request and waits for its answer; rejects with a ChorusError. */
@@ -294,15 +328,15 @@ export class PeerChannels {
         const channel = await this.#channelTo(peerId, this.#requestTimeoutMs)
         channel.write({ t: 'msg', m: method, b: body })
       },
-      (err) => this.#log(`send ${method} to ${peerId} failed: ${asChorusError(err).message}`),
+      // Routine while a peer dies (failure detection finds out): worth a debug line.
+      (err) => this.#log.debug({ peer: peerId, method, err }, 'sending a one-way message failed'),
     )
   }
 
   /** @internal */
   dispatch(method: string, body: unknown, from: string): Promise<unknown> {
     const handler = this.#handlers.get(method)
-    if (!handler)
-      return Promise.reject(new ChorusError('protocol-error', `unknown method ${method}`))
+    if (!handler) return Promise.reject(this.#unserved(method))
     try {
       return Promise.resolve(handler(body, from))
     } catch (err) {
@@ -312,16 +346,35 @@ export class PeerChannels {
 
   /** @internal */
   forget(channel: Channel): void {
+    this.#open.delete(channel)
     if (this.#channels.get(channel.peerId) === channel) this.#channels.delete(channel.peerId)
   }
 
-  /** @internal */
-  log(line: string): void {
-    this.#log(line)
+  /** Why `method` has no handler here: another version of it has one, or none does. */
+  #unserved(method: string): ChorusError {
+    const asked = parseMethod(method)
+    const served = [...this.#handlers.keys()]
+      .map(parseMethod)
+      .filter((m) => m !== undefined && m.name === asked?.name)
+      .map((m) => m?.version)
+    if (asked !== undefined && served.length > 0) {
+      return new ChorusError(
+        'unsupported-version',
+        `${asked.name} version ${asked.version} is not served here (this peer speaks version ${served.join(', ')})`,
+      )
+    }
+    return new ChorusError('unknown-method', `unknown method ${truncate(method)}`)
   }
 
   #adopt(peerId: string, stream: Stream): Channel {
-    const channel = new Channel(peerId, stream, this, this.#maxFrameBytes)
+    const channel = new Channel(
+      peerId,
+      stream,
+      this,
+      this.#maxFrameBytes,
+      this.#log.child({ peer: peerId }),
+    )
+    this.#open.add(channel)
     const existing = this.#channels.get(peerId)
     // Both sides may open at once: keep the first, but answer on either.
     if (!existing || existing.closed) this.#channels.set(peerId, channel)
@@ -334,26 +387,32 @@ export class PeerChannels {
     if (!this.#started) throw new ChorusError('shutting-down', 'this peer is stopping')
     let opening = this.#opening.get(peerId)
     if (!opening) {
-      opening = this.#open(peerId, timeoutMs).finally(() => this.#opening.delete(peerId))
+      opening = this.#dial(peerId, timeoutMs).finally(() => this.#opening.delete(peerId))
       this.#opening.set(peerId, opening)
     }
     return opening
   }
 
-  async #open(peerId: string, timeoutMs: number): Promise<Channel> {
+  async #dial(peerId: string, timeoutMs: number): Promise<Channel> {
     let id: PeerId
     try {
       id = peerIdFromString(peerId)
     } catch {
       throw new ChorusError('bad-request', `not a peer id: ${peerId}`)
     }
+    let stream: Stream
     try {
-      const stream = await this.#libp2p.dialProtocol(id, RPC_PROTOCOL, {
+      stream = await this.#libp2p.dialProtocol(id, RPC_PROTOCOL, {
         signal: AbortSignal.timeout(Math.min(timeoutMs, 10_000)),
       })
-      return this.#adopt(peerId, stream)
     } catch (err) {
       throw new ChorusError('peer-unreachable', `cannot reach ${peerId}: ${(err as Error).message}`)
     }
+    // Stopped while dialling: keep no channel that stop() would not close.
+    if (!this.#started) {
+      stream.abort(new Error('this peer is stopping'))
+      throw new ChorusError('shutting-down', 'this peer is stopping')
+    }
+    return this.#adopt(peerId, stream)
   }
 }

@@ -28,6 +28,7 @@ function setup(options: { peers?: string[]; holder?: string; timeoutMs?: number 
     everyMs: 1_000,
     timeoutMs: options.timeoutMs ?? 2_000,
   })
+  catchUp.start()
   const look = () => {
     if (!known) throw new ChorusError('unknown-function', 'no function f for acme')
     return 'found'
@@ -98,5 +99,23 @@ describe('DefinitionsCatchUp', () => {
     const { catchUp, look, synced } = setup({ peers: ['silent', 'dead', 'p2'], timeoutMs: 30 })
     await expect(catchUp.retry(look, 'unknown-function')).resolves.toBe('found')
     expect(synced).toEqual(['silent', 'dead', 'p2'])
+  })
+
+  it('catches up nothing once stopped: a miss is final', async () => {
+    const { catchUp, look, synced } = setup()
+    catchUp.stop()
+    await expect(catchUp.retry(look, 'unknown-function')).rejects.toMatchObject({
+      code: 'unknown-function',
+    })
+    expect(synced).toEqual([])
+  })
+
+  it('stopping ends a catch-up that waits for a silent peer at once', async () => {
+    // A timeout no test would outlive: only stop() can end this wait.
+    const { catchUp, look } = setup({ peers: ['silent'], timeoutMs: 3_600_000 })
+    const waiting = catchUp.retry(look, 'unknown-function')
+    await new Promise((resolve) => setImmediate(resolve))
+    catchUp.stop()
+    await expect(waiting).rejects.toMatchObject({ code: 'unknown-function' })
   })
 })

@@ -8,6 +8,7 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { PeerChannels } from '../../src/transport/peer-channels.js'
+import { captureLog, errMessage } from '../capture-log.js'
 import { waitFor } from '../wait-for.js'
 
 /** A stream that closes (as a remote reset would) as soon as someone listens for its close. */
@@ -45,45 +46,51 @@ async function somePeerId(): Promise<string> {
 
 describe('PeerChannels', () => {
   it('logs a one-way message to a channel that closed while it opened, and throws nothing', async () => {
-    const lines: string[] = []
+    const { log, records } = captureLog()
     const channels = new PeerChannels(
       fakeLibp2p(() => Promise.resolve(closingStream())),
-      { log: (line) => lines.push(line) },
+      { log },
     )
     await channels.start()
     const peer = await somePeerId()
     // Before the fix this write threw inside a fulfil handler: an unhandled rejection,
     // which fails this test run (and took whole peers down in a join storm).
-    channels.send(peer, 'members.sync', { updates: [] })
-    const line = await waitFor('the failed send to be logged', () =>
-      lines.find((l) => l.startsWith('send members.sync')),
+    channels.send(peer, 'members.sync/1', { updates: [] })
+    const record = await waitFor('the failed send to be logged', () =>
+      records.find((r) => r.msg === 'sending a one-way message failed'),
     )
-    expect(line).toContain(peer)
-    expect(line).toMatch(/closed/)
+    expect(record).toMatchObject({
+      component: 'transport:channels',
+      peer,
+      method: 'members.sync/1',
+    })
+    expect(errMessage(record)).toMatch(/closed/)
     await channels.stop()
   })
 
   it('logs a one-way message to a peer it cannot dial', async () => {
-    const lines: string[] = []
+    const { log, records } = captureLog()
     const channels = new PeerChannels(
       fakeLibp2p(() => Promise.reject(new Error('connection refused'))),
-      { log: (line) => lines.push(line) },
+      { log },
     )
     await channels.start()
-    channels.send(await somePeerId(), 'members.sync', {})
-    const line = await waitFor('the failed dial to be logged', () =>
-      lines.find((l) => l.startsWith('send members.sync')),
+    channels.send(await somePeerId(), 'members.sync/1', {})
+    const record = await waitFor('the failed dial to be logged', () =>
+      records.find((r) => r.msg === 'sending a one-way message failed'),
     )
-    expect(line).toMatch(/connection refused/)
+    expect(errMessage(record)).toMatch(/connection refused/)
     await channels.stop()
   })
 
   it('rejects a request on a channel that closed while it opened with peer-unreachable', async () => {
     const channels = new PeerChannels(fakeLibp2p(() => Promise.resolve(closingStream())))
     await channels.start()
-    await expect(channels.request(await somePeerId(), 'status', {}, 1_000)).rejects.toMatchObject({
-      code: 'peer-unreachable',
-    })
+    await expect(channels.request(await somePeerId(), 'status/1', {}, 1_000)).rejects.toMatchObject(
+      {
+        code: 'peer-unreachable',
+      },
+    )
     await channels.stop()
   })
 })

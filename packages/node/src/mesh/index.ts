@@ -1,0 +1,28 @@
+/**
+ * The mesh: who is in it (SWIM membership and load gossip, `mesh-membership.ts`), who is
+ * responsible for each owner's scheduler (the directory over rendezvous hashing,
+ * `directory-service.ts`), how an invocation reaches its responsible (`router.ts`), how a
+ * peer joins (`bootstrap.ts`) and leaves gracefully (`graceful-leave.ts`).
+ */
+export { Bootstrap, type BootstrapComponents, type BootstrapInit } from './bootstrap.js'
+export {
+  DIRECTORY_MESSAGES,
+  DirectoryService,
+  type DirectoryMembers,
+  type DirectoryServiceInit,
+} from './directory-service.js'
+export type { DirectoryEntry } from './directory-table.js'
+export {
+  GracefulLeave,
+  type GracefulLeaveComponents,
+  type GracefulLeaveInit,
+} from './graceful-leave.js'
+export { MeshMembership, SWIM_MESSAGES, type MeshMembershipInit } from './mesh-membership.js'
+export {
+  ROUTER_MESSAGES,
+  Router,
+  entryPeerOf,
+  type ForwardedInvocation,
+  type RouterComponents,
+  type RouterInit,
+} from './router.js'
