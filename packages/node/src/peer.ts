@@ -28,6 +28,7 @@ import { DirectoryService } from './mesh/directory-service.js'
 import type { DirectoryEntry } from './mesh/directory-table.js'
 import { ChorusError, asChorusError } from './errors.js'
 import { createHttpApi } from './http/http-api.js'
+import { pino } from 'pino'
 import { loadOrCreateIdentity } from './transport/identity.js'
 import { createLibp2pHost, type ChorusLibp2p } from './transport/libp2p-host.js'
 import { WorkerHostPool } from './function-host/index.js'
@@ -121,7 +122,9 @@ export async function startPeer(
   const peer = new ChorusPeer(libp2p, config, log)
   try {
     await peer.start()
-    const http = await createHttpApi(peer, { log, metrics: peer.metrics }).listen(
+    // Until the peer logs through pino: the HTTP API's pino lines go to the peer's line log.
+    const httpLog = pino({ base: undefined }, { write: (line: string) => log(line.trimEnd()) })
+    const http = await createHttpApi(peer, { log: httpLog, metrics: peer.metrics }).listen(
       config.http.host,
       config.http.port,
     )

@@ -4,6 +4,7 @@ import { createHttpApi, type HttpApiInit, type HttpResponse } from '../../src/ht
 import { MetricsRegistry } from '../../src/observability/metrics.js'
 import type { InvocationView } from '../../src/peer-api.js'
 import { FakePeerApi, SELF, TRACE, event } from '../fake-peer-api.js'
+import { captureLogger } from './capture-logger.js'
 
 function setup(init: HttpApiInit = {}) {
   const api = new FakePeerApi()
@@ -360,7 +361,7 @@ describe('errors', () => {
   })
 
   it('answers 500 internal, without the message or stack, when the peer throws something else', async () => {
-    const log = vi.fn<(line: string) => void>()
+    const { log, records } = captureLogger()
     const { api, http } = setup({ log })
     api.invokeImpl = () => Promise.reject(new TypeError('secret detail at /srv/peer.ts'))
     const rejected = await http.request('POST', INVOKE)
@@ -373,8 +374,9 @@ describe('errors', () => {
       expect(errorOf(res)).toEqual({ code: 'internal', message: 'internal error' })
       expect(res.body.toString()).not.toContain('secret')
     }
-    expect(log).toHaveBeenCalledTimes(2)
-    expect(log.mock.calls[0]?.[0]).toContain('TypeError: secret detail')
+    expect(records).toHaveLength(2)
+    expect(records[0]?.component).toBe('http')
+    expect(records[0]?.err?.stack).toContain('TypeError: secret detail')
   })
 
   it('answers 500 when an answer cannot be serialised', async () => {
@@ -699,7 +701,7 @@ describe('choreographies', () => {
   })
 
   it('writes details as plain JSON, and leaves out details that are not JSON', async () => {
-    const log = vi.fn<(line: string) => void>()
+    const { log, records } = captureLogger()
     const { api, http } = setup({ log })
     api.deployChoreographyImpl = () =>
       Promise.reject(
@@ -712,7 +714,7 @@ describe('choreographies', () => {
     const big = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
     expect(big.status).toBe(400)
     expect(errorOf(big)).toEqual({ code: 'bad-request', message: 'big' })
-    expect(log).toHaveBeenCalledTimes(1)
+    expect(records).toHaveLength(1)
     api.deployChoreographyImpl = () => Promise.reject(new ChorusError('bad-request', 'none', {}))
     const none = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
     expect(errorOf(none)).toEqual({ code: 'bad-request', message: 'none' })
