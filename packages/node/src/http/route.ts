@@ -58,6 +58,8 @@ export interface BodySpec<B extends z.ZodType> {
   /** An empty body is `{}`, unless this is given: then it is 400 with this message. */
   readonly requiredMessage?: string
   readonly description: string
+  /** Named example bodies, for the document (and the test that walks it). */
+  readonly examples?: Readonly<Record<string, { summary: string; value: unknown }>>
 }
 
 type Method = 'get' | 'post' | 'delete'
@@ -108,7 +110,12 @@ export function route<
             body: {
               description: body.description,
               required: body.requiredMessage !== undefined,
-              content: { 'application/json': { schema: body.schema } },
+              content: {
+                'application/json': {
+                  schema: body.schema,
+                  ...(body.examples === undefined ? {} : { examples: body.examples }),
+                },
+              },
             },
           }),
     },

@@ -117,6 +117,42 @@ describe('GET routes', () => {
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8')
     expect(res.body.toString()).toBe(api.metrics)
   })
+
+  it('serves metrics text that the peer answers asynchronously', async () => {
+    const { api, http } = setup()
+    Object.assign(api, { metricsText: () => Promise.resolve('chorus_up 2\n') })
+    const res = await http.request('GET', '/metrics')
+    expect(res.status).toBe(200)
+    expect(res.body.toString()).toBe('chorus_up 2\n')
+  })
+})
+
+describe('the hono app', () => {
+  it('answers in process through app.request(), errors included', async () => {
+    const { http } = setup()
+    const health = await http.app.request('/v1/health')
+    expect(health.status).toBe(200)
+    expect(health.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(await health.json()).toEqual({ ok: true, peerId: SELF, version: '0.1.0-test' })
+    const missing = await http.app.request('/v1/nope', { method: 'POST' })
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toEqual({
+      error: { code: 'not-found', message: 'no route for POST /v1/nope' },
+    })
+  })
+
+  it('reads typed, checked parameters from app.request() too', async () => {
+    const { api, http } = setup()
+    const res = await http.app.request('/v1/owners/acme/functions/img%2Fresize/invocations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 1, wait: false }),
+    })
+    expect(res.status).toBe(202)
+    expect(api.invokes).toEqual([{ owner: 'acme', fn: 'img/resize', input: 1, wait: false }])
+    const bad = await http.app.request('/v1/owners/acme/functions/a%20b')
+    expect(bad.status).toBe(400)
+  })
 })
 
 describe('POST invocations', () => {
@@ -338,6 +374,37 @@ describe('errors', () => {
       expect(errorOf(res).code).toBe('not-found')
     }
     expect(errorOf(await http.request('DELETE', '/nope')).message).toBe('no route for DELETE /nope')
+  })
+
+  it('answers 400 naming the name when a path parameter is empty, not 404', async () => {
+    const { http } = setup()
+    for (const [path, message] of [
+      ['/v1/owners//functions', 'owner must not be empty'],
+      ['/v1/owners/acme/functions/', 'function name must not be empty'],
+      ['/v1/owners/acme/functions//invocations', 'function name must not be empty'],
+      ['/v1/owners/acme/choreographies/', 'choreography name must not be empty'],
+      ['/v1/invocations/', 'an invocation id has 1 to 256 characters'],
+      ['/v1/invocations/%E0%A4', 'malformed percent-encoding in %E0%A4'],
+    ] as const) {
+      const res = await http.request(path.endsWith('invocations') ? 'POST' : 'GET', path)
+      expect(res.status, path).toBe(400)
+      expect(errorOf(res).message, path).toContain(message)
+    }
+  })
+
+  it('serves no HEAD: 405 with Allow, and no body', async () => {
+    const { http } = setup()
+    for (const [path, allow] of [
+      ['/v1/health', 'GET'],
+      ['/v1/owners/acme/functions', 'GET, POST'],
+      [INVOKE, 'POST'],
+    ] as const) {
+      const res = await http.request('HEAD', path)
+      expect(res.status, path).toBe(405)
+      expect(res.headers.allow, path).toBe(allow)
+      expect(res.body.length, path).toBe(0)
+    }
+    expect((await http.request('HEAD', '/nope')).status).toBe(404)
   })
 
   it('answers 405 with Allow to a method a route does not take', async () => {

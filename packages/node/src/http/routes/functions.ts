@@ -51,6 +51,31 @@ export function functionRoutes(deps: RouteDeps): Route[] {
         maxBytes: deps.maxDeployBodyBytes,
         requiredMessage: 'a deploy needs a JSON body',
         description: 'The function, its code with it (up to `maxDeployBodyBytes`, 72 MiB)',
+        examples: {
+          module: {
+            summary: 'A JavaScript module',
+            value: {
+              name: 'resize',
+              runtime: 'nodejs',
+              code: 'export default async (input) => ({ width: input.width / 2 })',
+              memoryMb: 256,
+            },
+          },
+          process: {
+            summary: 'A program in a .tgz bundle',
+            value: {
+              name: 'tools/convert',
+              runtime: 'process',
+              codeBase64: 'H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ43oAAAAAAAAAAAAIA3A5reHScAKAAA',
+              command: ['./convert', '--fast'],
+              timeoutMs: 30_000,
+            },
+          },
+          endpoint: {
+            summary: 'An endpoint elsewhere (provider http)',
+            value: { name: 'thumbnail', provider: 'http', url: 'https://thumbs.example.com/run' },
+          },
+        },
       },
       responses: {
         201: jsonAnswer('Deployed', DeployedFunction, { location: 'where the function is' }),

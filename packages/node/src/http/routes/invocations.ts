@@ -65,6 +65,13 @@ export function invokeRoute(
       schema: InvokeBody,
       maxBytes: maxBodyBytes,
       description: 'How to run it; an empty body (no Content-Type needed) is `{}`',
+      examples: {
+        waiting: { summary: 'Run it and wait for the output', value: { input: { width: 640 } } },
+        queued: {
+          summary: 'Queue it and follow it at its Location',
+          value: { input: { width: 640 }, priority: 1, wait: false, idempotencyKey: 'resize-42' },
+        },
+      },
     },
     responses: {
       200: jsonAnswer('It ran (waiting): the invocation', View),
