@@ -13,7 +13,6 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
-import { TrieRouter } from 'hono/router/trie-router'
 import { ChorusError } from '../errors.js'
 import { silentLogger, type Logger } from '../observability/logger.js'
 import type { MetricsRegistry } from '../observability/metrics.js'
@@ -21,6 +20,7 @@ import type { PeerApi } from '../peer-api.js'
 import { EventHub } from './event-stream.js'
 import { errorResponse } from './http-status.js'
 import { openApiDocument } from './openapi.js'
+import { OrderedRouter } from './ordered-router.js'
 import { truncate } from './reply.js'
 import { bindings, mountRoutes, type HttpBindings, type HttpEnv } from './route.js'
 import { allRoutes } from './routes/index.js'
@@ -95,7 +95,7 @@ export function createHttpApi(api: PeerApi, init: HttpApiInit = {}): HttpApi {
   const events = new EventHub(api, heartbeatMs, log)
   const instruments = init.metrics && instrument(init.metrics, events)
 
-  const app = new OpenAPIHono<HttpEnv>({ router: new TrieRouter(), getPath: requestPath })
+  const app = new OpenAPIHono<HttpEnv>({ router: new OrderedRouter(), getPath: requestPath })
   app.use(lifecycle(waitTimeoutMs, log, instruments))
   app.notFound((c) =>
     errorResponse(
