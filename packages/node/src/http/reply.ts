@@ -8,6 +8,16 @@ const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 
+/**
+ * The headers of most answers, made once. Shared safely: nothing mutates a response's init
+ * headers (`@hono/node-server` copies them before adding a Content-Length, and a `Headers`
+ * made from them is a copy).
+ */
+const JSON_HEADERS: Readonly<Record<string, string>> = {
+  ...COMMON_HEADERS,
+  'content-type': JSON_CONTENT_TYPE,
+}
+
 /** `value` as JSON; throws (a 500, through the error mapping) when it cannot be serialised. */
 export function json(status: number, value: unknown, headers?: Record<string, string>): Response {
   const body = JSON.stringify(value) as string | undefined
@@ -21,10 +31,11 @@ export function text(
   body: string,
   headers?: Record<string, string>,
 ): Response {
-  return new Response(body, {
-    status,
-    headers: { ...COMMON_HEADERS, 'content-type': contentType, ...headers },
-  })
+  const all =
+    headers === undefined && contentType === JSON_CONTENT_TYPE
+      ? JSON_HEADERS
+      : { ...COMMON_HEADERS, 'content-type': contentType, ...headers }
+  return new Response(body, { status, headers: all })
 }
 
 /** `text`, cut to `max` characters for a message (names and targets come from callers). */
