@@ -63,7 +63,7 @@ export async function startPeer(
   try {
     await peer.start()
     const http = await createHttpApi(peer.api, {
-      log: lineLog(log.child({ component: 'http' })),
+      log: log.child({ component: 'http' }),
       metrics: peer.metrics,
     }).listen(config.http.host, config.http.port)
     return {

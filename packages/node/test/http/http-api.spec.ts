@@ -4,6 +4,7 @@ import { createHttpApi, type HttpApiInit, type HttpResponse } from '../../src/ht
 import { MetricsRegistry } from '../../src/observability/metrics.js'
 import type { InvocationView } from '../../src/peer-api.js'
 import { FakePeerApi, SELF, TRACE, event } from '../fake-peer-api.js'
+import { captureLogger } from './capture-logger.js'
 
 function setup(init: HttpApiInit = {}) {
   const api = new FakePeerApi()
@@ -115,6 +116,42 @@ describe('GET routes', () => {
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8')
     expect(res.body.toString()).toBe(api.metrics)
+  })
+
+  it('serves metrics text that the peer answers asynchronously', async () => {
+    const { api, http } = setup()
+    Object.assign(api, { metricsText: () => Promise.resolve('chorus_up 2\n') })
+    const res = await http.request('GET', '/metrics')
+    expect(res.status).toBe(200)
+    expect(res.body.toString()).toBe('chorus_up 2\n')
+  })
+})
+
+describe('the hono app', () => {
+  it('answers in process through app.request(), errors included', async () => {
+    const { http } = setup()
+    const health = await http.app.request('/v1/health')
+    expect(health.status).toBe(200)
+    expect(health.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(await health.json()).toEqual({ ok: true, peerId: SELF, version: '0.1.0-test' })
+    const missing = await http.app.request('/v1/nope', { method: 'POST' })
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toEqual({
+      error: { code: 'not-found', message: 'no route for POST /v1/nope' },
+    })
+  })
+
+  it('reads typed, checked parameters from app.request() too', async () => {
+    const { api, http } = setup()
+    const res = await http.app.request('/v1/owners/acme/functions/img%2Fresize/invocations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 1, wait: false }),
+    })
+    expect(res.status).toBe(202)
+    expect(api.invokes).toEqual([{ owner: 'acme', fn: 'img/resize', input: 1, wait: false }])
+    const bad = await http.app.request('/v1/owners/acme/functions/a%20b')
+    expect(bad.status).toBe(400)
   })
 })
 
@@ -339,6 +376,37 @@ describe('errors', () => {
     expect(errorOf(await http.request('DELETE', '/nope')).message).toBe('no route for DELETE /nope')
   })
 
+  it('answers 400 naming the name when a path parameter is empty, not 404', async () => {
+    const { http } = setup()
+    for (const [path, message] of [
+      ['/v1/owners//functions', 'owner must not be empty'],
+      ['/v1/owners/acme/functions/', 'function name must not be empty'],
+      ['/v1/owners/acme/functions//invocations', 'function name must not be empty'],
+      ['/v1/owners/acme/choreographies/', 'choreography name must not be empty'],
+      ['/v1/invocations/', 'an invocation id has 1 to 256 characters'],
+      ['/v1/invocations/%E0%A4', 'malformed percent-encoding in %E0%A4'],
+    ] as const) {
+      const res = await http.request(path.endsWith('invocations') ? 'POST' : 'GET', path)
+      expect(res.status, path).toBe(400)
+      expect(errorOf(res).message, path).toContain(message)
+    }
+  })
+
+  it('serves no HEAD: 405 with Allow, and no body', async () => {
+    const { http } = setup()
+    for (const [path, allow] of [
+      ['/v1/health', 'GET'],
+      ['/v1/owners/acme/functions', 'GET, POST'],
+      [INVOKE, 'POST'],
+    ] as const) {
+      const res = await http.request('HEAD', path)
+      expect(res.status, path).toBe(405)
+      expect(res.headers.allow, path).toBe(allow)
+      expect(res.body.length, path).toBe(0)
+    }
+    expect((await http.request('HEAD', '/nope')).status).toBe(404)
+  })
+
   it('answers 405 with Allow to a method a route does not take', async () => {
     const { http } = setup()
     const cases = [
@@ -360,7 +428,7 @@ describe('errors', () => {
   })
 
   it('answers 500 internal, without the message or stack, when the peer throws something else', async () => {
-    const log = vi.fn<(line: string) => void>()
+    const { log, records } = captureLogger()
     const { api, http } = setup({ log })
     api.invokeImpl = () => Promise.reject(new TypeError('secret detail at /srv/peer.ts'))
     const rejected = await http.request('POST', INVOKE)
@@ -373,8 +441,9 @@ describe('errors', () => {
       expect(errorOf(res)).toEqual({ code: 'internal', message: 'internal error' })
       expect(res.body.toString()).not.toContain('secret')
     }
-    expect(log).toHaveBeenCalledTimes(2)
-    expect(log.mock.calls[0]?.[0]).toContain('TypeError: secret detail')
+    expect(records).toHaveLength(2)
+    expect(records[0]?.component).toBe('http')
+    expect(records[0]?.err?.stack).toContain('TypeError: secret detail')
   })
 
   it('answers 500 when an answer cannot be serialised', async () => {
@@ -699,7 +768,7 @@ describe('choreographies', () => {
   })
 
   it('writes details as plain JSON, and leaves out details that are not JSON', async () => {
-    const log = vi.fn<(line: string) => void>()
+    const { log, records } = captureLogger()
     const { api, http } = setup({ log })
     api.deployChoreographyImpl = () =>
       Promise.reject(
@@ -712,7 +781,7 @@ describe('choreographies', () => {
     const big = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
     expect(big.status).toBe(400)
     expect(errorOf(big)).toEqual({ code: 'bad-request', message: 'big' })
-    expect(log).toHaveBeenCalledTimes(1)
+    expect(records).toHaveLength(1)
     api.deployChoreographyImpl = () => Promise.reject(new ChorusError('bad-request', 'none', {}))
     const none = await http.request('POST', CHOREOGRAPHIES, post({ name: 'n', definition: {} }))
     expect(errorOf(none)).toEqual({ code: 'bad-request', message: 'none' })
