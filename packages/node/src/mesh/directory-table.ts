@@ -23,7 +23,8 @@ export type RegisterOutcome =
 /**
  * Which of two schedulers for one key survives a conflict (a partition healed, or a
  * directory moved before its entries were re-registered): a live one over a dead one,
- * then the higher epoch, then the smaller GUID. Every peer decides the same.
+ * then the higher epoch, then the smaller GUID (then the smaller peer id). Every peer
+ * decides the same.
  */
 export function survivor(
   a: DirectoryEntry,
@@ -33,7 +34,9 @@ export function survivor(
   const aliveA = isAlive(a.peerId)
   if (aliveA !== isAlive(b.peerId)) return aliveA ? a : b
   if (a.epoch !== b.epoch) return a.epoch > b.epoch ? a : b
-  return a.guid <= b.guid ? a : b
+  if (a.guid !== b.guid) return a.guid < b.guid ? a : b
+  // The same GUID on two peers (never drawn twice in practice): still one answer everywhere.
+  return a.peerId <= b.peerId ? a : b
 }
 
 export class DirectoryTable {

@@ -54,6 +54,13 @@ describe('DirectoryTable', () => {
     })
   })
 
+  it('survivor settles a GUID tie on two peers the same way from both sides', () => {
+    const a: DirectoryEntry = { key: 'k', guid: 'g', peerId: 'p2', epoch: 1 }
+    const b: DirectoryEntry = { key: 'k', guid: 'g', peerId: 'p1', epoch: 1 }
+    expect(survivor(a, b, alive)).toBe(b)
+    expect(survivor(b, a, alive)).toBe(b)
+  })
+
   it('survivor is a total order every peer agrees on', () => {
     const entry = fc.record({
       key: fc.constant('k'),
