@@ -7,9 +7,11 @@ import { generateKey } from '@libp2p/pnet'
 import { multiaddr } from '@multiformats/multiaddr'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLibp2pHost } from '../packages/node/src/transport/libp2p-host.js'
 import { RPC_PROTOCOL } from '../packages/node/src/transport/peer-channels.js'
+import { createLogger } from '../packages/node/src/observability/logger.js'
 import { startPeer } from '../packages/node/src/peer.js'
 import { encodeFrame } from '../packages/node/src/transport/frame-codec.js'
 import {
@@ -133,9 +135,15 @@ describe('identity and private networks', () => {
     const [a, b] = await mesh(2, { pskFile: keyFile })
     await waitFor('the private peers to meet', () => allSeeAll([a!, b!]))
     const log: string[] = []
+    const lines = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        log.push((JSON.parse(chunk.toString()) as { msg: string }).msg)
+        done()
+      },
+    })
     const outsider = await startPeer(
       testConfig(await tempDir(), { join: [a!.multiaddrs[0] ?? ''] }),
-      { log: (line) => log.push(line) },
+      { log: createLogger({ destination: lines }) },
     )
     cleanups.push(() => outsider.stop())
     await waitFor('the outsider to fail to join', () =>

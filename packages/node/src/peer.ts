@@ -39,6 +39,7 @@ import {
 } from './scheduling/providers/choreography-provider.js'
 import { HTTP_PROVIDER, HttpProvider } from './scheduling/providers/http-provider.js'
 import { MESH_PROVIDER, MeshProvider } from './scheduling/providers/mesh-provider.js'
+import { silentLogger, type Logger } from './observability/logger.js'
 import { MetricsRegistry } from './observability/metrics.js'
 import { PeerChannels } from './transport/peer-channels.js'
 import type {
@@ -74,7 +75,7 @@ export interface RunningPeer {
 }
 
 export interface StartPeerOptions {
-  log?: (line: string) => void
+  log?: Logger
 }
 
 const INVOKE_METHOD = 'invoke'
@@ -110,7 +111,8 @@ export async function startPeer(
   config: PeerConfig,
   options: StartPeerOptions = {},
 ): Promise<RunningPeer> {
-  const log = options.log ?? (() => undefined)
+  const logger = options.log ?? silentLogger()
+  const log = (line: string): void => logger.info(line)
   const privateKey = await loadOrCreateIdentity(config.dataDir)
   const psk = config.pskFile === undefined ? undefined : await readPsk(config.pskFile)
   const libp2p = await createLibp2pHost({
