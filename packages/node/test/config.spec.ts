@@ -1,10 +1,26 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { PEER_CONFIG_OPTIONS, parseDuration, parsePeerConfig } from '../src/config.js'
+import {
+  PEER_CONFIG_OPTIONS,
+  configFilePath,
+  parseDuration,
+  parsePeerConfig,
+  parseStartFlags,
+  peerSettingsSchema,
+  readPeerConfigFile,
+  type PeerConfigFile,
+} from '../src/config.js'
 import { ChorusError } from '../src/errors.js'
 
-function badRequest(argv: string[], env: Record<string, string> = {}): string {
+function badRequest(
+  argv: string[],
+  env: Record<string, string> = {},
+  file?: PeerConfigFile,
+): string {
   try {
-    parsePeerConfig(argv, env)
+    parsePeerConfig(argv, env, file === undefined ? {} : { file })
   } catch (err) {
     expect(err).toBeInstanceOf(ChorusError)
     expect((err as ChorusError).code).toBe('bad-request')
@@ -25,6 +41,8 @@ describe('parsePeerConfig', () => {
       hostIdleMs: 600_000,
       ownerLimit: 64,
       placement: 'warm-bounded',
+      logLevel: 'info',
+      logFormat: 'json',
     })
   })
 
@@ -52,6 +70,10 @@ describe('parsePeerConfig', () => {
         '8',
         '--placement',
         'openwhisk',
+        '--log-level',
+        'debug',
+        '--log-format',
+        'pretty',
       ],
       {},
     )
@@ -66,6 +88,8 @@ describe('parsePeerConfig', () => {
       hostIdleMs: 1_500,
       ownerLimit: 8,
       placement: 'openwhisk',
+      logLevel: 'debug',
+      logFormat: 'pretty',
     })
   })
 
@@ -81,6 +105,8 @@ describe('parsePeerConfig', () => {
       CHORUS_HOST_IDLE: '2m',
       CHORUS_OWNER_LIMIT: '100',
       CHORUS_PLACEMENT: 'openwhisk',
+      CHORUS_LOG_LEVEL: 'warn',
+      CHORUS_LOG_FORMAT: 'json',
     })
     expect(config).toEqual({
       dataDir: '/data',
@@ -93,6 +119,8 @@ describe('parsePeerConfig', () => {
       hostIdleMs: 120_000,
       ownerLimit: 100,
       placement: 'openwhisk',
+      logLevel: 'warn',
+      logFormat: 'json',
     })
   })
 
@@ -183,6 +211,13 @@ describe('parsePeerConfig', () => {
     [['--host-idle', ''], '--host-idle must not be empty'],
     [['--placement', 'random'], '--placement must be warm-bounded or openwhisk, got "random"'],
     [['--placement', 'OpenWhisk'], '--placement must be warm-bounded or openwhisk'],
+    [
+      ['--log-level', 'INFO'],
+      '--log-level must be fatal, error, warn, info, debug, trace or silent',
+    ],
+    [['--log-level', ''], '--log-level must not be empty'],
+    [['--log-format', 'yaml'], '--log-format must be json or pretty, got "yaml"'],
+    [['--config', ''], '--config must not be empty'],
     [['--nope'], 'unknown flag --nope (see chorus start --help)'],
     [['-x'], 'unknown flag -x'],
     [['start'], 'unexpected argument "start" (see chorus start --help)'],
@@ -211,6 +246,12 @@ describe('parsePeerConfig', () => {
     ['CHORUS_HOST_IDLE', '-1s', 'CHORUS_HOST_IDLE must be a duration'],
     ['CHORUS_OWNER_LIMIT', '-1', 'CHORUS_OWNER_LIMIT must be a positive whole number'],
     ['CHORUS_PLACEMENT', 'least-loaded', 'CHORUS_PLACEMENT must be warm-bounded or openwhisk'],
+    [
+      'CHORUS_LOG_LEVEL',
+      'verbose',
+      'CHORUS_LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent, got "verbose"',
+    ],
+    ['CHORUS_LOG_FORMAT', 'text', 'CHORUS_LOG_FORMAT must be json or pretty, got "text"'],
   ])('refuses %s=%j, naming the variable', (name, value, message) => {
     expect(badRequest([], { [name]: value })).toContain(message)
   })
@@ -248,5 +289,214 @@ describe('parseDuration', () => {
     [' 5s ', 5_000],
   ])('reads %j as %d ms', (text, ms) => {
     expect(parseDuration('--x', text)).toBe(ms)
+  })
+})
+
+describe('the log flags', () => {
+  it('log info, as JSON, unless told otherwise; pretty by default on a terminal', () => {
+    expect(parsePeerConfig([], {})).toMatchObject({ logLevel: 'info', logFormat: 'json' })
+    expect(parsePeerConfig([], {}, { stderrIsTTY: true }).logFormat).toBe('pretty')
+    expect(parsePeerConfig(['--log-format', 'json'], {}, { stderrIsTTY: true }).logFormat).toBe(
+      'json',
+    )
+    expect(
+      parsePeerConfig([], { CHORUS_LOG_FORMAT: 'json' }, { stderrIsTTY: true }).logFormat,
+    ).toBe('json')
+  })
+
+  it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])(
+    'takes --log-level %s',
+    (level) => {
+      expect(parsePeerConfig(['--log-level', level], {}).logLevel).toBe(level)
+    },
+  )
+})
+
+describe('the settings', () => {
+  it('are named after their key: the flag is its kebab-case, the variable CHORUS_ and its snake-case', () => {
+    const keys = Object.keys(peerSettingsSchema.shape)
+    expect(PEER_CONFIG_OPTIONS.map((o) => o.key)).toEqual(keys)
+    for (const option of PEER_CONFIG_OPTIONS) {
+      const kebab = option.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+      expect(option.flag).toBe(kebab)
+      expect(option.env).toBe(`CHORUS_${kebab.toUpperCase().replace(/-/g, '_')}`)
+    }
+  })
+})
+
+describe('a config file', () => {
+  const YAML = [
+    '# a peer of the staging mesh',
+    'dataDir: /var/lib/chorus',
+    'listen: [/ip4/0.0.0.0/tcp/4001, /ip4/0.0.0.0/tcp/4002]',
+    'join: /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWA',
+    'http: 0.0.0.0:7070',
+    'workerMemory: 4096',
+    'psk: /etc/chorus/psk',
+    'schedulerIdle: 30s',
+    'hostIdle: 90000',
+    'ownerLimit: 8',
+    'placement: openwhisk',
+    'logLevel: debug',
+    'logFormat: pretty',
+    '',
+  ].join('\n')
+  const FROM_FILE = {
+    dataDir: '/var/lib/chorus',
+    listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002'],
+    join: ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWA'],
+    http: { host: '0.0.0.0', port: 7070 },
+    workerMemoryMb: 4096,
+    pskFile: '/etc/chorus/psk',
+    schedulerIdleMs: 30_000,
+    hostIdleMs: 90_000,
+    ownerLimit: 8,
+    placement: 'openwhisk',
+    logLevel: 'debug',
+    logFormat: 'pretty',
+  }
+
+  it('in YAML sets every setting, by the long flags in camelCase', () => {
+    const file = { path: 'peer.yaml', text: YAML }
+    expect(parsePeerConfig(['--config', 'peer.yaml'], {}, { file })).toEqual(FROM_FILE)
+    expect(parsePeerConfig([], { CHORUS_CONFIG: 'peer.yaml' }, { file })).toEqual(FROM_FILE)
+  })
+
+  it('in JSON sets them the same, numbers and lists as such or as the flags write them', () => {
+    const json = {
+      dataDir: '/var/lib/chorus',
+      listen: '/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/tcp/4002',
+      join: ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWA'],
+      http: '0.0.0.0:7070',
+      workerMemory: '4096',
+      psk: '/etc/chorus/psk',
+      schedulerIdle: 30_000,
+      hostIdle: '90s',
+      ownerLimit: 8,
+      placement: 'openwhisk',
+      logLevel: 'debug',
+      logFormat: 'pretty',
+    }
+    const file = { path: 'peer.json', text: JSON.stringify(json, null, 2) }
+    expect(parsePeerConfig([], {}, { file })).toEqual(FROM_FILE)
+  })
+
+  it('loses to the variables, which lose to the flags; the file wins over the defaults', () => {
+    const file = {
+      path: 'peer.yml',
+      text: 'ownerLimit: 8\nworkerMemory: 512\nplacement: openwhisk\njoin: [/ip4/10.0.0.1/tcp/1]\n',
+    }
+    const env = { CHORUS_OWNER_LIMIT: '5', CHORUS_WORKER_MEMORY: '1024', CHORUS_JOIN: '' }
+    const config = parsePeerConfig(['--owner-limit', '3'], env, { file })
+    expect(config).toMatchObject({
+      ownerLimit: 3, // flag > env > file
+      workerMemoryMb: 1024, // env > file
+      placement: 'openwhisk', // file > default
+      join: ['/ip4/10.0.0.1/tcp/1'], // an empty variable is unset: the file's
+      hostIdleMs: 600_000, // the default
+    })
+  })
+
+  it('is checked only where it wins, like a variable', () => {
+    const file = { path: 'peer.yaml', text: 'ownerLimit: many\n' }
+    expect(parsePeerConfig(['--owner-limit', '2'], {}, { file }).ownerLimit).toBe(2)
+    expect(badRequest([], {}, file)).toBe(
+      'peer.yaml: ownerLimit must be a positive whole number, got "many"',
+    )
+  })
+
+  it.each([
+    ['ownerLimit: 0\n', 'peer.yaml: ownerLimit must be a positive whole number, got "0"'],
+    ['ownerLimit: 1.5\n', 'peer.yaml: ownerLimit must be a positive whole number, got "1.5"'],
+    ['ownerLimit: [1]\n', 'peer.yaml: ownerLimit must be a positive whole number, got a list'],
+    ['http: 7070\n', 'peer.yaml: http must be a string, got 7070'],
+    ['http: "localhost:70000"\n', 'peer.yaml: http: port must be 0 to 65535, got 70000'],
+    ['listen: [ip4/1.2.3.4/tcp/1]\n', 'peer.yaml: listen: "ip4/1.2.3.4/tcp/1" is not a multiaddr'],
+    ['listen: []\n', 'peer.yaml: listen needs at least one multiaddr'],
+    ['join: { a: 1 }\n', 'peer.yaml: join must be a multiaddr or a list of them, got an object'],
+    ['dataDir: ""\n', 'peer.yaml: dataDir must not be empty'],
+    ['psk:\n', 'peer.yaml: psk must be a string, got null'],
+    ['schedulerIdle: soon\n', 'peer.yaml: schedulerIdle must be a duration like 600000'],
+    ['schedulerIdle: true\n', 'peer.yaml: schedulerIdle must be a duration like 600000, 30s'],
+    ['placement: random\n', 'peer.yaml: placement must be warm-bounded or openwhisk, got "random"'],
+    ['logLevel: loud\n', 'peer.yaml: logLevel must be fatal, error, warn, info, debug, trace or'],
+    ['logFormat: 1\n', 'peer.yaml: logFormat must be a string, got 1'],
+  ])('refuses %j, naming the file and the key', (text, message) => {
+    expect(badRequest([], {}, { path: 'peer.yaml', text })).toContain(message)
+  })
+
+  it.each([
+    ['owner-limit: 3\n', 'peer.yaml: unknown key "owner-limit" (did you mean ownerLimit?)'],
+    ['CHORUS_HTTP: 0.0.0.0:1\n', 'peer.yaml: unknown key "CHORUS_HTTP" (did you mean http?)'],
+    ['config: other.yaml\n', 'peer.yaml: unknown key "config" (the keys are dataDir, listen,'],
+    ['pskFile: x\n', 'peer.yaml: unknown key "pskFile" (the keys are dataDir'],
+  ])('refuses the unknown key in %j', (text, message) => {
+    expect(badRequest([], {}, { path: 'peer.yaml', text })).toContain(message)
+  })
+
+  it('lists every problem it has, one a line', () => {
+    const text = 'ownerLimit: 0\nplacement: random\ncolour: blue\n'
+    expect(badRequest([], {}, { path: 'peer.yaml', text })).toBe(
+      [
+        '3 problems:',
+        '  peer.yaml: ownerLimit must be a positive whole number, got "0"',
+        '  peer.yaml: placement must be warm-bounded or openwhisk, got "random"',
+        '  peer.yaml: unknown key "colour" (the keys are dataDir, listen, join, http, ' +
+          'workerMemory, psk, schedulerIdle, hostIdle, ownerLimit, placement, logLevel, logFormat)',
+      ].join('\n'),
+    )
+  })
+
+  it.each([
+    ['peer.json', '{"ownerLimit": 3,}', 'peer.json: bad JSON: '],
+    ['peer.yaml', 'ownerLimit: 3\nownerLimit: 4\n', 'peer.yaml: bad YAML: Map keys must be unique'],
+    ['peer.yaml', 'a: [\n', 'peer.yaml: bad YAML: '],
+    ['peer.yaml', '- ownerLimit: 3\n', 'peer.yaml must hold an object of settings'],
+    ['peer.json', '"ownerLimit"', 'peer.json must hold an object of settings'],
+    [
+      'peer.toml',
+      'ownerLimit = 3',
+      'peer.toml: a config file is JSON (.json) or YAML (.yaml, .yml)',
+    ],
+  ])('refuses %s holding %j', (path, text, message) => {
+    expect(badRequest([], {}, { path, text })).toContain(message)
+  })
+
+  it('of comments only sets nothing', () => {
+    const file = { path: 'peer.yaml', text: '# nothing yet\n' }
+    expect(parsePeerConfig([], {}, { file })).toEqual(parsePeerConfig([], {}))
+  })
+
+  it('is named by --config, else CHORUS_CONFIG; one that was not read is a bug of the caller', () => {
+    expect(
+      configFilePath(parseStartFlags(['--config', 'a.yaml']), { CHORUS_CONFIG: 'b.yaml' }),
+    ).toBe('a.yaml')
+    expect(configFilePath(parseStartFlags([]), { CHORUS_CONFIG: 'b.yaml' })).toBe('b.yaml')
+    expect(configFilePath(parseStartFlags([]), { CHORUS_CONFIG: '' })).toBeUndefined()
+    expect(() => parsePeerConfig(['--config', 'a.yaml'], {})).toThrow(
+      'the config file a.yaml was not read: pass it as sources.file',
+    )
+    const other = { path: 'b.yaml', text: '' }
+    expect(() => parsePeerConfig(['--config', 'a.yaml'], {}, { file: other })).toThrow(/not read/)
+  })
+
+  it('is read whole from its path, and one that cannot be read is a bad-request naming it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-config-'))
+    try {
+      const path = join(dir, 'peer.yaml')
+      await writeFile(path, 'ownerLimit: 4\n')
+      const file = await readPeerConfigFile(path)
+      expect(file).toEqual({ path, text: 'ownerLimit: 4\n' })
+      expect(parsePeerConfig(['--config', path], {}, { file }).ownerLimit).toBe(4)
+      const missing = join(dir, 'missing.yaml')
+      const refused = await readPeerConfigFile(missing).catch((err: unknown) => err)
+      expect(refused).toBeInstanceOf(ChorusError)
+      expect((refused as ChorusError).code).toBe('bad-request')
+      expect((refused as ChorusError).message).toMatch(
+        new RegExp(`^cannot read the config file ${missing}: ENOENT`),
+      )
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

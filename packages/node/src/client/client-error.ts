@@ -14,7 +14,17 @@ export interface ChorusClientErrorInit {
   readonly invocation?: InvocationView
   /** The `details` of the peer's error answer (a refused choreography lists its `errors`). */
   readonly details?: Readonly<Record<string, unknown>>
+  /** For `protocol-error`: what came back instead of one of the API's answers. */
+  readonly answer?: UnexpectedAnswer
   readonly cause?: unknown
+}
+
+/** An answer that is not the API's (a proxy's page, another server): what a `protocol-error` saw. */
+export interface UnexpectedAnswer {
+  /** Its `content-type` header, if it had one. */
+  readonly contentType: string | undefined
+  /** Its body parsed as JSON, when it was JSON (just not the API's shape); else undefined. */
+  readonly json: unknown
 }
 
 export class ChorusClientError extends Error {
@@ -33,6 +43,8 @@ export class ChorusClientError extends Error {
   readonly invocationId: string | undefined
   readonly invocation: InvocationView | undefined
   readonly details: Readonly<Record<string, unknown>> | undefined
+  /** For `protocol-error`: the answer that was not the API's. */
+  readonly answer: UnexpectedAnswer | undefined
 
   constructor(code: string, message: string, init: ChorusClientErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause })
@@ -42,6 +54,7 @@ export class ChorusClientError extends Error {
     this.invocationId = init.invocationId ?? init.invocation?.id
     this.invocation = init.invocation
     this.details = init.details
+    this.answer = init.answer
   }
 }
 

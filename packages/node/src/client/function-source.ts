@@ -1,7 +1,9 @@
 /**
  * Where a deployed function's code comes from, turned into the deploy body's `code` or
- * `codeBase64` (or, for an endpoint, `provider: 'http'` and its `url`). Paths are read with node:fs, imported only when a path is given, so the rest
- * of the client runs wherever `fetch` does.
+ * `codeBase64` (or, for an endpoint, `provider: 'http'` and its `url`). Paths are read with
+ * node:fs, imported only when a path is given, so the rest of the client runs wherever
+ * `fetch` does. `codeFileKind` is the one rule for what a code path is, by its name: the
+ * SDK's `deploy` and `chorus deploy` (which deploys through the SDK) both follow it.
  */
 import { ChorusClientError } from './client-error.js'
 
@@ -21,8 +23,25 @@ export type FunctionSource =
 export type CodeFields =
   { code: string } | { codeBase64: string } | { provider: 'http'; url: string }
 
-const MODULE = /\.m?js$/i
-const BUNDLE = /\.(tgz|tar\.gz)$/i
+/** A file ending so (in any case) is an ES module, sent as `code`. */
+export const MODULE_EXTENSIONS = ['.js', '.mjs'] as const
+/** A file ending so (in any case) is a bundle, sent as `codeBase64`. */
+export const BUNDLE_EXTENSIONS = ['.tgz', '.tar.gz'] as const
+
+/**
+ * What the file at `path` holds, by its name: a `module`, a `bundle`, or undefined for a name
+ * that is neither (a directory is told apart by `stat`, not by its name).
+ *
+ *     codeFileKind('resize.mjs') // 'module'
+ *     codeFileKind('app.tar.gz') // 'bundle'
+ *     codeFileKind('resize.ts') // undefined
+ */
+export function codeFileKind(path: string): 'module' | 'bundle' | undefined {
+  const name = path.toLowerCase()
+  if (MODULE_EXTENSIONS.some((ext) => name.endsWith(ext))) return 'module'
+  if (BUNDLE_EXTENSIONS.some((ext) => name.endsWith(ext))) return 'bundle'
+  return undefined
+}
 
 export async function codeFields(source: FunctionSource): Promise<CodeFields> {
   if (typeof source === 'string' || source instanceof URL) return readSource(source)
@@ -77,7 +96,8 @@ async function readSource(source: string | URL): Promise<CodeFields> {
       })
     }
   }
-  if (!MODULE.test(path) && !BUNDLE.test(path)) {
+  const kind = codeFileKind(path)
+  if (kind === undefined) {
     throw bad(`${path}: expected a .js or .mjs module, a .tgz bundle or a directory`)
   }
   let bytes: Buffer
@@ -86,7 +106,7 @@ async function readSource(source: string | URL): Promise<CodeFields> {
   } catch (err) {
     throw bad(`cannot read ${path}: ${messageOf(err)}`, err)
   }
-  if (BUNDLE.test(path)) return { codeBase64: bytes.toString('base64') }
+  if (kind === 'bundle') return { codeBase64: bytes.toString('base64') }
   return { code: bytes.toString('utf8') }
 }
 

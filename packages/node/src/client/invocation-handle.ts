@@ -11,6 +11,12 @@ import { isTransient, type JsonHttp } from './json-http.js'
 export interface InvocationHandle<O = unknown> {
   readonly id: string
   /**
+   * The peer's answer to the submit that made this handle: the invocation as it was then
+   * (queued, or finished when submitted with `wait`). Undefined on a handle from
+   * `mesh.invocation(id)`.
+   */
+  readonly submitted: InvocationView | undefined
+  /**
    * The output once the invocation has succeeded. Rejects with a `ChorusClientError`
    * carrying the invocation's error when it failed, or with code `timeout` when
    * `timeoutMs` passed first (the invocation itself goes on).
@@ -50,27 +56,34 @@ export function isFinal(view: InvocationView): boolean {
   return view.status === 'succeeded' || view.status === 'failed'
 }
 
-/** A handle on invocation `id`; `known` is a view of it already at hand (kept if final). */
+/**
+ * A handle on invocation `id`; `submitted` is the peer's answer to its submit, when this
+ * handle comes from one (kept as the final view too when it is final).
+ */
 export function invocationHandle<O>(
   http: JsonHttp,
   id: string,
   schedule: PollSchedule,
-  known?: InvocationView,
+  submitted?: InvocationView,
 ): InvocationHandle<O> {
-  return new PolledInvocation<O>(http, id, schedule, known)
+  return new PolledInvocation<O>(http, id, schedule, submitted)
 }
 
 class PolledInvocation<O> implements InvocationHandle<O> {
   readonly id: string
+  readonly submitted: InvocationView | undefined
   readonly #http: JsonHttp
   readonly #schedule: PollSchedule
   #final: InvocationView | undefined
 
-  constructor(http: JsonHttp, id: string, schedule: PollSchedule, known?: InvocationView) {
+  constructor(http: JsonHttp, id: string, schedule: PollSchedule, submitted?: InvocationView) {
     this.id = id
+    this.submitted = submitted
     this.#http = http
     this.#schedule = schedule
-    if (known !== undefined && known.id === id && isFinal(known)) this.#final = known
+    if (submitted !== undefined && submitted.id === id && isFinal(submitted)) {
+      this.#final = submitted
+    }
   }
 
   async status(

@@ -17,6 +17,8 @@ export interface ClientRequestInit {
 
 export interface ClientResponse {
   readonly status: number
+  /** Read for the `content-type` of an answer that is not the API's; a fake may leave it out. */
+  readonly headers?: { get(name: string): string | null }
   text(): Promise<string>
 }
 
@@ -70,6 +72,7 @@ export class JsonHttp {
     }
     let status: number
     let text: string
+    let contentType: string | undefined
     try {
       const response = await this.#fetch(url, {
         method,
@@ -78,6 +81,7 @@ export class JsonHttp {
         signal,
       })
       status = response.status
+      contentType = response.headers?.get('content-type') ?? undefined
       text = await response.text()
     } catch (err) {
       if (options.signal?.aborted === true) throw options.signal.reason
@@ -91,22 +95,24 @@ export class JsonHttp {
       })
     }
     const parsed = parseJson(text)
+    const answer = { contentType, json: parsed.ok ? parsed.value : undefined }
     if (status >= 200 && status < 300) {
-      if (!parsed.ok && text !== '') {
+      // Every route answers JSON: an empty body is no answer of the API's either.
+      if (!parsed.ok) {
         throw new ChorusClientError(
           'protocol-error',
-          `${method} ${url} answered HTTP ${status} with something that is not JSON: ${snippet(text)}`,
-          { status },
+          `${method} ${url} answered HTTP ${status} with ${text === '' ? 'no body' : `something that is not JSON: ${snippet(text)}`}`,
+          { status, answer },
         )
       }
-      return { status, body: (parsed.ok ? parsed.value : undefined) as T }
+      return { status, body: parsed.value as T }
     }
     const error = parsed.ok ? errorOf(parsed.value) : undefined
     if (error === undefined) {
       throw new ChorusClientError(
         'protocol-error',
         `${method} ${url} answered HTTP ${status}: ${snippet(text) || '(no body)'}`,
-        { status },
+        { status, answer },
       )
     }
     throw new ChorusClientError(error.code, error.message, {
