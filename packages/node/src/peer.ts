@@ -20,7 +20,6 @@ import { createHttpApi } from './http/http-api.js'
 import { invocationsApi, type InvocationsPeerApi } from './invocations.js'
 import { Bootstrap, DirectoryService, GracefulLeave, MeshMembership, Router } from './mesh/index.js'
 import { PeerEvents } from './observability/events.js'
-import { lineLog } from './observability/line-log.js'
 import { silentLogger, type Logger } from './observability/logger.js'
 import { MetricsRegistry } from './observability/metrics.js'
 import { declarePeerMetrics } from './observability/peer-metrics.js'
@@ -121,7 +120,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     gossip: gossipsubBroadcast(libp2p.services.pubsub),
     rpc: channels,
     livePeers: () => membership.liveIds(),
-    log: lineLog(log.child({ component: 'definitions' })),
+    log: log.child({ component: 'definitions' }),
   })
   const catchUp: DefinitionsCatchUp = new DefinitionsCatchUp({
     peers: () => membership.liveIds().filter((id) => id !== selfId),
@@ -133,7 +132,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   const pool: WorkerHostPool = new WorkerHostPool({
     memoryMb: config.workerMemoryMb,
     idleTtlMs: config.hostIdleMs,
-    log: lineLog(log.child({ component: 'function-host:pool' })),
+    log: log.child({ component: 'function-host:pool' }),
   })
   const providers = {
     [MESH_PROVIDER]: new MeshProvider({

@@ -29,3 +29,17 @@ export function errMessage(record: LogRecord): string {
   const err = record.err as { message?: string } | string | undefined
   return typeof err === 'string' ? err : (err?.message ?? '')
 }
+
+/** A Logger whose messages land in `lines`, as they are logged (for tests that match text). */
+export function captureLines(level: LogLevel = 'debug'): { log: Logger; lines: string[] } {
+  const lines: string[] = []
+  const destination = {
+    write(chunk: string) {
+      for (const line of chunk.split('\n')) {
+        if (line !== '') lines.push((JSON.parse(line) as LogRecord).msg)
+      }
+      return true
+    },
+  } as unknown as NodeJS.WritableStream
+  return { log: createLogger({ level, destination }), lines }
+}

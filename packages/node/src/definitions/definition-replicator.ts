@@ -54,6 +54,7 @@ import {
   CodeUnavailableError,
   DefinitionRejectedError,
 } from './errors.js'
+import type { Logger } from '../observability/logger.js'
 
 export const DEFINITIONS_TOPIC = TOPICS.definitions
 export const DEFS_SYNC_METHOD = DEFINITIONS_METHODS.sync
@@ -116,7 +117,7 @@ export interface DefinitionReplicatorComponents {
   now?: () => number
   /** Uniform in [0, 1): picks sync partners and jitters the timer. */
   random?: () => number
-  log?: (line: string) => void
+  log?: Logger
   /** A definition changed here, by a local deploy or one that arrived. */
   onChange?: (change: DefinitionChange) => void
 }
@@ -222,7 +223,7 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
     this.#store = new DefinitionStore(components.dataDir, {
       compactEvery: this.#opts.compactEvery,
       snapshot: () => this.#log.entries(),
-      log: (line) => this.#say(line),
+      ...(this.#c.log === undefined ? {} : { log: this.#c.log }),
     })
     this.#code = new CodeStore(components.dataDir, { maxBytes: this.#opts.maxCodeBytes })
   }
@@ -646,7 +647,9 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
     }
   }
 
+  /** Something another peer sent or failed at: worth a warning, never more. */
   #say(line: string): void {
-    this.#c.log?.(line)
+    if (line.startsWith('bug:')) this.#c.log?.error(line)
+    else this.#c.log?.warn(line)
   }
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { ChorusError } from '../errors.js'
 import type { DefinitionOp } from './definition-op.js'
 import { writeFileAtomic } from './durable-fs.js'
+import type { Logger } from '../observability/logger.js'
 
 export const SNAPSHOT_FORMAT = 'chorus-definitions/1'
 
@@ -24,7 +25,7 @@ export interface DefinitionStoreInit {
   compactEvery?: number
   /** The operations a snapshot should hold now: the log's `entries()`. */
   snapshot?: () => readonly DefinitionOp[]
-  log?: (line: string) => void
+  log?: Logger
 }
 
 /** What `load` read: operations to restore (unchecked), and what it had to skip. */
@@ -117,7 +118,7 @@ export class DefinitionStore {
         try {
           if (this.#init.snapshot && this.#file) await this.#compactNow()
         } catch (err) {
-          this.#log(`compaction at close failed: ${(err as Error).message}`)
+          this.#init.log?.warn({ err }, 'compaction at close failed')
         }
         await this.#file?.close().catch(() => undefined)
         this.#file = undefined
@@ -132,7 +133,7 @@ export class DefinitionStore {
   #enqueue(job: () => Promise<void>): void {
     this.#tail = this.#tail
       .then(job)
-      .catch((err: unknown) => this.#log(`definition store: ${(err as Error).message}`))
+      .catch((err: unknown) => this.#init.log?.warn({ err }, 'definition store write failed'))
   }
 
   async #flush(): Promise<void> {
@@ -154,7 +155,7 @@ export class DefinitionStore {
     }
     if (this.#init.snapshot && this.#sinceCompaction >= this.#compactEvery) {
       await this.#compactNow().catch((err: unknown) =>
-        this.#log(`compaction failed: ${(err as Error).message}`),
+        this.#init.log?.warn({ err }, 'compaction failed'),
       )
     }
   }
@@ -226,12 +227,8 @@ export class DefinitionStore {
       }
     }
     if (skippedLines > 0) {
-      this.#log(`${this.logPath}: skipped ${skippedLines} unreadable line(s)`)
+      this.#init.log?.warn({ file: this.logPath, skippedLines }, 'skipped unreadable lines')
     }
     return { lines, skippedLines, tornTail, validBytes }
-  }
-
-  #log(line: string): void {
-    this.#init.log?.(line)
   }
 }

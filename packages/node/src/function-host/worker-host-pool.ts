@@ -22,6 +22,7 @@ import { DeadlineTimer } from '../deadline-timer.js'
 import { ChorusError } from '../errors.js'
 import { FunctionHost, type FunctionHostOptions, type HostExit } from './function-host.js'
 import { validateHostSpec, type FunctionHostSpec } from './host-spec.js'
+import type { Logger } from '../observability/logger.js'
 
 /** Idle time after which a host is stopped by default: 10 minutes, as OpenWhisk. */
 export const DEFAULT_IDLE_TTL_MS = 600_000
@@ -35,7 +36,7 @@ export interface WorkerHostPoolInit {
   readonly hostOptions?: Omit<FunctionHostOptions, 'signal'>
   /** A monotonic clock in ms, for idle times. Default `performance.now`. */
   readonly now?: () => number
-  readonly log?: (line: string) => void
+  readonly log?: Logger
 }
 
 export type BusyReason =
@@ -272,7 +273,11 @@ export class WorkerHostPool {
           this.#byHost.set(host, entry)
           background(
             host.exited.then((exit) => this.#exited(entry, exit)),
-            (err) => this.#init.log?.(`bug: the exit of host ${host.pid} threw: ${String(err)}`),
+            (err) =>
+              this.#init.log?.error(
+                { err, pid: host.pid },
+                'bug: handling the exit of a host threw',
+              ),
           )
           return host
         }),
@@ -302,7 +307,7 @@ export class WorkerHostPool {
     this.#forget(entry)
     const host = entry.host
     if (host === undefined) return Promise.resolve()
-    this.#init.log?.(`stopping function host ${host.pid} of ${entry.fnKey}: ${why}`)
+    this.#init.log?.info({ pid: host.pid, fn: entry.fnKey, why }, 'stopping a function host')
     const stopped = host.stop().finally(() => this.#stopping.delete(stopped))
     this.#stopping.add(stopped)
     return stopped
@@ -310,14 +315,17 @@ export class WorkerHostPool {
 
   #evictInBackground(entry: Entry, why: string): void {
     background(this.#evict(entry, why), (err) =>
-      this.#init.log?.(`stopping a host of ${entry.fnKey} (${why}) failed: ${String(err)}`),
+      this.#init.log?.warn({ err, fn: entry.fnKey, why }, 'stopping a function host failed'),
     )
   }
 
   #exited(entry: Entry, exit: HostExit): void {
     if (!this.#entries.has(entry)) return
     this.#forget(entry)
-    this.#init.log?.(`function host ${entry.host?.pid} of ${entry.fnKey} is gone: ${exit.message}`)
+    this.#init.log?.warn(
+      { pid: entry.host?.pid, fn: entry.fnKey, exit: exit.message },
+      'a function host is gone',
+    )
     this.#armReaper()
   }
 

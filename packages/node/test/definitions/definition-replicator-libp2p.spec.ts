@@ -16,6 +16,7 @@ import { gossipsubBroadcast } from '../../src/definitions/gossipsub-broadcast.js
 import { createLibp2pHost, type ChorusLibp2p } from '../../src/transport/libp2p-host.js'
 import { PeerChannels } from '../../src/transport/peer-channels.js'
 import { tempDir, waitFor } from './support.js'
+import { captureLines } from '../capture-log.js'
 
 interface Host {
   readonly id: string
@@ -51,14 +52,14 @@ async function peer(): Promise<Peer> {
   const h = await host()
   const { dir, remove } = await tempDir()
   cleanups.push(remove)
-  const lines: string[] = []
+  const { log, lines } = captureLines()
   const defs = definitionReplicator({ syncIntervalMs: 3_600_000, chunkBytes: 64 * 1024 })({
     peerId: h.id,
     dataDir: dir,
     gossip: gossipsubBroadcast(h.libp2p.services.pubsub),
     rpc: h.channels,
     livePeers: () => h.libp2p.getPeers().map(String),
-    log: (line) => lines.push(line),
+    log,
   })
   await defs.start()
   cleanups.push(() => defs.stop())

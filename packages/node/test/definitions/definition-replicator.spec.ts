@@ -19,6 +19,7 @@ import {
 } from '../../src/definitions/errors.js'
 import { FakeBus } from './fake-bus.js'
 import { tempDir, waitFor } from './support.js'
+import { captureLines } from '../capture-log.js'
 
 interface TestPeer {
   readonly id: string
@@ -49,7 +50,7 @@ async function startPeer(
     dataDir = temp.dir
   }
   const { gossip, rpc } = bus.node(id)
-  const lines: string[] = []
+  const { log, lines } = captureLines()
   const changes: DefinitionChange[] = []
   const defs = definitionReplicator(init)({
     peerId: id,
@@ -57,7 +58,7 @@ async function startPeer(
     gossip,
     rpc,
     livePeers: () => bus.live(),
-    log: (line) => lines.push(line),
+    log,
     onChange: (change) => changes.push(change),
   })
   await defs.start()
