@@ -35,6 +35,7 @@ import type { PeerInfo, SchedulerInfo } from '../peer-api.js'
 import type { PeerChannels } from '../transport/peer-channels.js'
 import { RPC_PROTOCOL, SWIM_METHODS as SWIM, TOPICS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
+import { DeadlineTimer } from '../deadline-timer.js'
 
 export const MEMBERS_TOPIC = TOPICS.members
 export const LOAD_TOPIC = TOPICS.load
@@ -90,8 +91,7 @@ export class MeshMembership {
   #lastPublished: { at: number; load: PublishedLoad } | undefined
   readonly #lastHeard = new Map<string, number>()
   readonly #pingSentAt = new Map<number, { to: string; at: number }>()
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #timerAt = Number.POSITIVE_INFINITY
+  readonly #timer = new DeadlineTimer(() => this.#handle({ type: 'tick' }))
   #lagTimer: ReturnType<typeof setInterval> | undefined
   #publishTimer: ReturnType<typeof setTimeout> | undefined
   /** Starts at the wall clock, so summaries after a restart supersede older ones. */
@@ -226,9 +226,7 @@ export class MeshMembership {
   async stop(): Promise<void> {
     if (!this.#running) return
     this.#running = false
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
+    this.#timer.clear()
     clearInterval(this.#lagTimer)
     clearTimeout(this.#publishTimer)
     const { libp2p, channels } = this.#init
@@ -406,20 +404,8 @@ export class MeshMembership {
   }
 
   #arm(): void {
-    const at = this.#core.nextDeadline()
-    if (at === undefined || !this.#running) return
-    if (this.#timer !== undefined && this.#timerAt <= at) return
-    clearTimeout(this.#timer)
-    this.#timerAt = at
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined
-        this.#timerAt = Number.POSITIVE_INFINITY
-        this.#handle({ type: 'tick' })
-      },
-      Math.max(0, at - performance.now()),
-    )
-    this.#timer.unref()
+    if (!this.#running) return
+    this.#timer.arm(this.#core.nextDeadline(), performance.now())
   }
 
   #schedulePublish(delayMs: number): void {
