@@ -21,6 +21,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.spec.ts'],
+          // 30 peer processes want the machine to themselves: vitest.storm.config.ts.
+          exclude: ['test/join-storm.spec.ts'],
           setupFiles: [new URL('./packages/node/src/polyfill.ts', import.meta.url).pathname],
         },
       },

@@ -4,6 +4,7 @@
  * with a deadline instead of sleeping.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,43 +75,113 @@ export function allSeeAll(peers: readonly TestPeer[]): boolean {
   })
 }
 
+export interface SpawnOptions {
+  /**
+   * Run the built CLI (`packages/node/dist/cli.js`) with plain `node`, as a user does,
+   * instead of compiling the source with tsx: much faster to start when many peers start at
+   * once. Needs `npm run build` (which `npm test` runs first).
+   */
+  readonly built?: boolean
+  /** How long to wait for the banner before killing the process. Default 20 s. */
+  readonly bannerTimeoutMs?: number
+}
+
+/** How a spawned peer's process ended. */
+export interface PeerExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  /** `kill()` (or the banner timeout) ended it; false means it exited on its own. */
+  readonly killed: boolean
+}
+
 export interface SpawnedPeer {
   readonly child: ChildProcess
   readonly peerId: string
   readonly httpUrl: string
   readonly multiaddrs: string[]
   readonly dataDir: string
+  /** Everything the process has written to stderr so far. */
+  stderr(): string
+  /** How the process ended, once it has; undefined while it runs. */
+  exit(): PeerExit | undefined
+  /** It ended without being killed by us: it crashed or exited. */
+  exitedOnItsOwn(): boolean
+  /** Resolves when the process has ended, however. */
+  readonly exited: Promise<PeerExit>
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
-/** Starts `chorus start` as a child process and reads its banner. */
-export async function spawnPeer(args: string[], timeoutMs = 20_000): Promise<SpawnedPeer> {
+const SOURCE_CLI = join(ROOT, 'packages/node/src/cli.ts')
+export const BUILT_CLI = join(ROOT, 'packages/node/dist/cli.js')
+
+/**
+ * Starts `chorus start` as a child process and reads its banner. The second argument is
+ * the banner timeout in milliseconds, or options.
+ */
+export async function spawnPeer(
+  args: string[],
+  options: number | SpawnOptions = {},
+): Promise<SpawnedPeer> {
+  const { built = false, bannerTimeoutMs = 20_000 } =
+    typeof options === 'number' ? { bannerTimeoutMs: options } : options
+  if (built && !existsSync(BUILT_CLI)) {
+    throw new Error(`${BUILT_CLI} does not exist: run \`npm run build\` first`)
+  }
+  const program = built
+    ? [BUILT_CLI]
+    : ['--conditions=chorus-source', '--import', 'tsx', SOURCE_CLI]
   const dataDir = await tempDir()
   const child = spawn(
     process.execPath,
-    [
-      '--conditions=chorus-source',
-      '--import',
-      'tsx',
-      join(ROOT, 'packages/node/src/cli.ts'),
-      'start',
-      '--data-dir',
-      dataDir,
-      '--http',
-      '127.0.0.1:0',
-      ...args,
-    ],
+    [...program, 'start', '--data-dir', dataDir, '--http', '127.0.0.1:0', ...args],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let stderr = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (text: string) => (stderr += text))
+  let killed = false
+  let ended: PeerExit | undefined
+  const exited = new Promise<PeerExit>((resolve) => {
+    const end = (value: PeerExit): void => {
+      ended ??= value
+      resolve(ended)
+    }
+    child.once('exit', (code, signal) => end({ code, signal, killed }))
+    child.once('error', (err) => {
+      stderr += `spawning failed: ${err.message}\n`
+      end({ code: null, signal: null, killed })
+    })
+  })
+  const stop = (signal: NodeJS.Signals): void => {
+    if (child.exitCode === null && child.signalCode === null) {
+      killed = true
+      child.kill(signal)
+    }
+  }
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    stop(signal)
     await exited
     await rm(dataDir, { recursive: true, force: true })
   }
   try {
-    const banner = await readBanner(child, timeoutMs)
-    return { child, dataDir, kill, ...banner }
+    const banner = await readBanner(
+      child,
+      bannerTimeoutMs,
+      () => stop('SIGKILL'),
+      () => stderr,
+    )
+    // Nothing more is expected on stdout, but never let a full pipe block the peer.
+    child.stdout?.resume()
+    return {
+      child,
+      dataDir,
+      kill,
+      exited,
+      stderr: () => stderr,
+      exit: () => ended,
+      exitedOnItsOwn: () => ended !== undefined && !ended.killed,
+      ...banner,
+    }
   } catch (err) {
     await kill()
     throw err
@@ -120,12 +191,16 @@ export async function spawnPeer(args: string[], timeoutMs = 20_000): Promise<Spa
 async function readBanner(
   child: ChildProcess,
   timeoutMs: number,
+  onTimeout: () => void,
+  stderr: () => string,
 ): Promise<{ peerId: string; httpUrl: string; multiaddrs: string[] }> {
   const lines = createInterface({ input: child.stdout! })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
   const found = { peerId: '', httpUrl: '', multiaddrs: [] as string[] }
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    onTimeout()
+  }, timeoutMs)
   try {
     for await (const line of lines) {
       const peer = /peer id\s+(\S+)/i.exec(line)
@@ -139,5 +214,8 @@ async function readBanner(
   } finally {
     clearTimeout(timer)
   }
-  throw new Error(`peer exited before printing its banner: ${stderr}`)
+  if (timedOut) {
+    throw new Error(`peer printed no banner within ${timeoutMs} ms; its stderr: ${stderr()}`)
+  }
+  throw new Error(`peer exited before printing its banner: ${stderr()}`)
 }
