@@ -19,6 +19,8 @@ import {
   type ProviderRuntime,
 } from './provider.js'
 import { WORKER_METHODS } from '../transport/protocols.js'
+import { parseMessage } from '../transport/rpc-message.js'
+import { z } from 'zod'
 
 export const EXECUTE_METHOD = WORKER_METHODS.execute
 export const EXECUTE_CANCEL_METHOD = WORKER_METHODS.cancel
@@ -193,63 +195,61 @@ export class RemoteWorkers {
   }
 }
 
+/** One invocation of a dispatch: its input is the user's, anything JSON. */
+const dispatchedInvocationSchema = z.object({
+  id: z.string().min(1),
+  attempt: z.number().int().positive(),
+  input: z.unknown(),
+})
+
+/** `execute/1`: the scheduler-core `dispatch` effect, as the scheduler's peer sent it. */
+const executeRequestSchema = z.object({
+  owner: z.string().min(1),
+  provider: z.string().min(1),
+  dispatch: z.object({
+    type: z.literal('dispatch'),
+    dispatchId: z.string().min(1),
+    fn: z.string().min(1),
+    version: z.string(),
+    worker: z.string(),
+    hostId: z.string(),
+    coldStart: z.boolean(),
+    overloaded: z.boolean(),
+    invocations: z.array(dispatchedInvocationSchema).min(1).max(MAX_DISPATCH_INVOCATIONS),
+  }),
+})
+
+/** `execute.cancel/1`: invocations the scheduler gave up on. */
+const cancelRequestSchema = z.object({
+  ids: z.array(z.string()).max(MAX_DISPATCH_INVOCATIONS),
+})
+
+const outcomeSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('succeeded'), output: z.unknown() }),
+  z.object({ status: z.literal('failed'), error: z.string() }),
+])
+
+/** What the worker peer answers: busy, or one outcome per invocation, in order. */
+const executeAnswerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('busy'), message: z.string() }),
+  z.object({ type: z.literal('done'), outcomes: z.array(outcomeSchema) }),
+])
+
 function parseExecute(raw: unknown): ExecuteRequest {
-  const r = raw as Partial<ExecuteRequest> | null
-  const d = r?.dispatch as Partial<DispatchEffect> | undefined
-  if (
-    typeof r !== 'object' ||
-    r === null ||
-    typeof r.owner !== 'string' ||
-    typeof r.provider !== 'string' ||
-    typeof d !== 'object' ||
-    d === null ||
-    d.type !== 'dispatch' ||
-    typeof d.dispatchId !== 'string' ||
-    typeof d.fn !== 'string' ||
-    typeof d.version !== 'string' ||
-    !Array.isArray(d.invocations) ||
-    d.invocations.length === 0 ||
-    d.invocations.length > MAX_DISPATCH_INVOCATIONS ||
-    !d.invocations.every(
-      (inv: unknown) =>
-        typeof inv === 'object' &&
-        inv !== null &&
-        typeof (inv as { id?: unknown }).id === 'string' &&
-        typeof (inv as { attempt?: unknown }).attempt === 'number',
-    )
-  ) {
-    throw new ChorusError('protocol-error', 'malformed execute request')
-  }
-  return r as ExecuteRequest
+  return parseMessage(executeRequestSchema, raw, EXECUTE_METHOD)
 }
 
 function parseIds(raw: unknown): string[] {
-  const ids = (raw as { ids?: unknown } | null)?.ids
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
-    throw new ChorusError('protocol-error', 'malformed execute.cancel request')
-  }
-  return ids
+  return parseMessage(cancelRequestSchema, raw, EXECUTE_CANCEL_METHOD).ids
 }
 
 function parseAnswer(raw: unknown, count: number): ExecuteAnswer {
-  const a = raw as Partial<{ type: string; message: unknown; outcomes: unknown }> | null
-  if (a?.type === 'busy' && typeof a.message === 'string') {
-    return { type: 'busy', message: a.message }
-  }
-  if (
-    a?.type === 'done' &&
-    Array.isArray(a.outcomes) &&
-    a.outcomes.length === count &&
-    a.outcomes.every(
-      (o: unknown) =>
-        typeof o === 'object' &&
-        o !== null &&
-        ((o as { status?: unknown }).status === 'succeeded' ||
-          ((o as { status?: unknown }).status === 'failed' &&
-            typeof (o as { error?: unknown }).error === 'string')),
+  const answer = parseMessage(executeAnswerSchema, raw, `${EXECUTE_METHOD} answer`)
+  if (answer.type === 'done' && answer.outcomes.length !== count) {
+    throw new ChorusError(
+      'protocol-error',
+      `${EXECUTE_METHOD} answer: ${answer.outcomes.length} outcomes for ${count} invocations`,
     )
-  ) {
-    return { type: 'done', outcomes: a.outcomes as ExecuteOutcome[] }
   }
-  throw new ChorusError('protocol-error', 'malformed execute answer')
+  return answer
 }

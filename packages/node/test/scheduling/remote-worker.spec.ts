@@ -377,6 +377,11 @@ describe('RemoteWorkers on malformed messages', () => {
       { ...valid, dispatch: { ...dispatch, invocations: [{ id: 'i1', input: null }] } },
     ],
     ['a null invocation', { ...valid, dispatch: { ...dispatch, invocations: [null] } }],
+    [
+      'attempt 0',
+      { ...valid, dispatch: { ...dispatch, invocations: [{ id: 'i1', attempt: 0, input: null }] } },
+    ],
+    ['no hostId', { ...valid, dispatch: { ...dispatch, hostId: undefined } }],
   ]
 
   it.each(cases)('refuses an execute request with %s, running nothing', async (_name, body) => {
@@ -389,6 +394,7 @@ describe('RemoteWorkers on malformed messages', () => {
     })
     await expect(mesh.rpc(SCHEDULER).request(WORKER, EXECUTE_METHOD, body)).rejects.toMatchObject({
       code: 'protocol-error',
+      message: expect.stringContaining('execute/1: malformed message') as unknown,
     })
     expect(prepared).toBe(0)
     expect(runtime.acquired).toHaveLength(0)
