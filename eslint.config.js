@@ -16,6 +16,7 @@ const pureCores = [
   'packages/scheduler-core/src/**/*.ts',
   'packages/gossip/src/core/**/*.ts',
   'packages/node/src/choreography/**/*.ts',
+  'packages/node/src/core/**/*.ts',
   'packages/node/src/definitions/{canonical-json,hlc,definition-op,definition-log,sync-session,function-spec,digest}.ts',
   'packages/node/src/function-host/response-parser.ts',
   'packages/node/src/names.ts',

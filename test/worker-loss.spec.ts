@@ -106,7 +106,8 @@ describe('a worker peer that dies mid-run', () => {
       const views = await Promise.all(ids.map((id) => view(a, id)))
       return views.every((v) => v.status === 'running') ? views : undefined
     })
-    for (const v of running) expect(v.peerId).toBe(doomed.peerId)
+    const names = { a: a.peerId, b: peers[1]?.peerId, doomed: doomed.peerId }
+    for (const v of running) expect(v.peerId, JSON.stringify({ v, names })).toBe(doomed.peerId)
     await waitFor('every invocation to have started in its function host', async () => {
       const lines = await readFile(journal, 'utf8').catch(() => '')
       return lines.trim().split('\n').length === COUNT

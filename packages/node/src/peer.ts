@@ -4,7 +4,6 @@
  * the others; the parts live in their own files. `startPeer` is what `chorus start` runs.
  */
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { Activity, trackedRpc } from './activity.js'
 import { background } from './background.js'
 import type { PeerConfig } from './config.js'
@@ -14,11 +13,12 @@ import {
   type DefinitionReplicator,
 } from './definitions/index.js'
 import { definitionsApi } from './definitions/definitions-api.js'
+import { systemEnvironment } from './environment.js'
 import { DefinitionsCatchUp } from './definitions/definitions-catch-up.js'
 import { WorkerHostPool } from './function-host/index.js'
 import { createHttpApi } from './http/http-api.js'
 import { invocationsApi, type InvocationsPeerApi } from './invocations.js'
-import { Bootstrap, DirectoryService, GracefulLeave, MeshMembership, Router } from './mesh/index.js'
+import * as mesh from './mesh/index.js'
 import { PeerEvents } from './observability/events.js'
 import { silentLogger, type Logger } from './observability/logger.js'
 import { MetricsRegistry } from './observability/metrics.js'
@@ -26,12 +26,7 @@ import { declarePeerMetrics } from './observability/peer-metrics.js'
 import type { PeerApi } from './peer-api.js'
 import { RemoteWorkers } from './scheduling/remote-worker.js'
 import { SchedulerHost } from './scheduling/scheduler-host.js'
-import {
-  CHOREOGRAPHY_PROVIDER,
-  ChoreographyProvider,
-} from './scheduling/providers/choreography-provider.js'
-import { HTTP_PROVIDER, HttpProvider } from './scheduling/providers/http-provider.js'
-import { MESH_PROVIDER, MeshProvider } from './scheduling/providers/mesh-provider.js'
+import * as provider from './scheduling/providers/index.js'
 import { loadOrCreateIdentity, readPreSharedKey } from './transport/identity.js'
 import { createLibp2pHost, type ChorusLibp2p } from './transport/libp2p-host.js'
 import { PeerChannels } from './transport/peer-channels.js'
@@ -84,8 +79,8 @@ export async function startPeer(
 /** Builds every component of a peer over `libp2p` and wires them; starts nothing. */
 function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   const selfId = libp2p.peerId.toString()
-  const now = () => performance.now()
-  const rng = Math.random
+  const env = systemEnvironment()
+  const [now, rng] = [() => env.clock.now(), () => env.rng.next()]
   let stopping = false
   const leaving = (): boolean => stopping || leave.leaving
 
@@ -99,7 +94,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   /** What this peer still owes: a leaving peer waits for it. */
   const work = new Activity()
   const channels = new PeerChannels(libp2p, { log })
-  const membership: MeshMembership = new MeshMembership({
+  const membership: mesh.MeshMembership = new mesh.MeshMembership({
     libp2p,
     channels,
     metrics,
@@ -135,14 +130,14 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     log: log.child({ component: 'function-host:pool' }),
   })
   const providers = {
-    [MESH_PROVIDER]: new MeshProvider({
+    [provider.MESH_PROVIDER]: new provider.MeshProvider({
       definitions,
       pool,
       bundleDir: join(config.dataDir, 'bundles'),
       onColdStart: (fn) => metrics.coldStarts.inc(1, { fn }),
     }),
-    [HTTP_PROVIDER]: new HttpProvider({ definitions }),
-    [CHOREOGRAPHY_PROVIDER]: new ChoreographyProvider({
+    [provider.HTTP_PROVIDER]: new provider.HttpProvider({ definitions }),
+    [provider.CHOREOGRAPHY_PROVIDER]: new provider.ChoreographyProvider({
       definitions,
       invokeStep: (owner, fn, input) => invokeStep(owner, fn, input),
       now: () => Date.now(),
@@ -159,7 +154,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   })
   const host: SchedulerHost = new SchedulerHost({
     providers,
-    meshWide: new Set([MESH_PROVIDER]),
+    meshWide: new Set([provider.MESH_PROVIDER]),
     workers: () => membership.workers(config.workerMemoryMb),
     remote,
     selfId,
@@ -172,10 +167,12 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     onExecute: (fn) => metrics.executions.inc(1, { fn }),
     onRefused: (worker) => metrics.refusals.inc(1, { worker }),
     onDeallocated: (key, guid, epoch) => directory.release({ key, guid, epoch, peerId: selfId }),
+    onResultAfterHandover: (to, key, result) => handover.sendResult(to, key, result),
     log: log.child({ component: 'scheduling:host' }),
   })
-  const directory: DirectoryService = new DirectoryService({
+  const directory: mesh.DirectoryService = new mesh.DirectoryService({
     channels,
+    newGuid: () => env.ids.next(),
     members: {
       selfId,
       liveIds: () => membership.liveIds(),
@@ -183,10 +180,14 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
       isAlive: (id) => (id === selfId ? !leaving() : membership.isLive(id)),
     },
     hosted: () => host.entries(),
-    onLost: (key, winner) => router.mergeInto(key, winner),
+    onLost: (key, winner) => {
+      handover.sendLedger(winner.peerId, key)
+      router.mergeInto(key, winner)
+    },
     log,
   })
-  const router: Router = new Router({
+  const handover = new mesh.SchedulerHandover({ selfId, channels, directory, host, catchUp, log })
+  const router: mesh.Router = new mesh.Router({
     selfId,
     channels,
     directory,
@@ -196,21 +197,22 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     metrics,
     work,
     now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms) => env.timers.sleep(ms),
     rng,
     log,
   })
-  const leave: GracefulLeave = new GracefulLeave({
+  const leave: mesh.GracefulLeave = new mesh.GracefulLeave({
     selfId,
     membership,
     remote,
     host,
+    handOver: (key, to, forward) => handover.handOver(key, to, forward),
     handOff: (via, key, request) => router.handOff(via, key, request),
     work,
     rng,
     log,
   })
-  const bootstrap = new Bootstrap({ libp2p, rng, log }, { addresses: config.join })
+  const bootstrap = new mesh.Bootstrap({ libp2p, rng, log }, { addresses: config.join })
   const invocations: InvocationsPeerApi = invocationsApi({ router, definitions, catchUp, leaving })
   const { invokeStep, ...invocationOps } = invocations
 
@@ -231,13 +233,13 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     metrics: registry,
     async start(): Promise<void> {
       // Answer the mesh's methods before it learns of this peer (membership announces it).
-      const parts = [channels, directory, router, catchUp, membership, definitions, bootstrap]
-      for (const part of parts) await part.start()
+      const parts = [channels, directory, handover, router, catchUp, membership, definitions]
+      for (const part of [...parts, bootstrap]) await part.start()
     },
     leave: () => leave.leave(),
     async stop(): Promise<void> {
       stopping = true
-      const first = [leave, bootstrap, router, directory, catchUp, host, remote, pool]
+      const first = [leave, bootstrap, router, handover, directory, catchUp, host, remote, pool]
       for (const part of [...first, definitions, membership, channels]) {
         await Promise.resolve()
           .then(() => part.stop())

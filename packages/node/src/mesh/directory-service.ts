@@ -8,13 +8,18 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { background } from '../background.js'
-import { DirectoryTable, type DirectoryEntry, type RegisterOutcome } from './directory-table.js'
+import {
+  DirectoryTable,
+  type CommitOutcome,
+  type DirectoryEntry,
+  type RegisterOutcome,
+} from '../core/directory-table.js'
 import { ChorusError } from '../errors.js'
 import { silentLogger, type Logger } from '../observability/logger.js'
 import type { PeerChannels } from '../transport/peer-channels.js'
 import { DIRECTORY_METHODS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
-import { directoryPeerFor } from './rendezvous.js'
+import { directoryPeerFor } from '../core/rendezvous.js'
 
 /** A scheduler key, `owner/provider`. */
 const key = z.string().min(1).max(300)
@@ -33,6 +38,20 @@ export const DIRECTORY_MESSAGES = {
   claim: z.object({ key }),
   /** `dir.register/1`, `dir.release/1` and `dir.lost/1` requests. */
   entry: directoryEntrySchema,
+  /** `dir.commit/1` request: hand the scheduler at (guid, epoch) to `peerId`, at epoch + 1. */
+  commit: z.object({
+    key,
+    guid: z.string().min(1).max(200),
+    epoch: z.int().min(1),
+    peerId: z.string().min(1).max(200),
+  }),
+  /** `dir.commit/1` answer. */
+  commitOutcome: z.discriminatedUnion('committed', [
+    z.object({ committed: z.literal(true), entry: directoryEntrySchema }),
+    z.object({ committed: z.literal(false), entry: directoryEntrySchema.optional() }),
+  ]),
+  /** `dir.lookup/1` request; answered with a `DirectoryEntry` or `null`. */
+  lookup: z.object({ key }),
   /** `dir.register/1` answer. */
   registerOutcome: z.discriminatedUnion('accepted', [
     z.object({
@@ -91,6 +110,19 @@ export class DirectoryService {
       const entry = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.release)
       return this.#table.release(entry.key, entry.guid, entry.epoch)
     },
+    [DIRECTORY_METHODS.commit]: (body) => {
+      const c = parseMessage(DIRECTORY_MESSAGES.commit, body, DIRECTORY_METHODS.commit)
+      return this.#table.commit(c.key, c.guid, c.epoch, c.peerId)
+    },
+    [DIRECTORY_METHODS.lookup]: (body) => {
+      const { key } = parseMessage(
+        DIRECTORY_MESSAGES.lookup,
+        body,
+        DIRECTORY_METHODS.lookup,
+        'bad-request',
+      )
+      return this.#table.lookup(key) ?? null
+    },
     [DIRECTORY_METHODS.lost]: (body) => {
       const winner = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.lost)
       const mine = this.#init.hosted().find((h) => h.key === winner.key)
@@ -135,6 +167,38 @@ export class DirectoryService {
     if (directory === self) return this.#claimHere(key, self)
     return parseEntry(
       await this.#init.channels.request(directory, DIRECTORY_METHODS.claim, { key }, timeoutMs),
+    )
+  }
+
+  /** Who the key's directory peer names responsible, without becoming it; undefined if nobody. */
+  async lookup(key: string, timeoutMs: number): Promise<DirectoryEntry | undefined> {
+    const directory = this.#directoryFor(key)
+    if (directory === this.#init.members.selfId) return this.#table.lookup(key)
+    const answer = await this.#init.channels.request(
+      directory,
+      DIRECTORY_METHODS.lookup,
+      { key },
+      timeoutMs,
+    )
+    return answer === null ? undefined : parseEntry(answer)
+  }
+
+  /**
+   * Moves the scheduler at (guid, epoch) to `peerId` at epoch + 1, by compare-and-swap at
+   * the key's directory peer: the one point where an existing scheduler changes owner.
+   */
+  async commit(
+    entry: { key: string; guid: string; epoch: number; peerId: string },
+    timeoutMs: number,
+  ): Promise<CommitOutcome> {
+    const directory = this.#directoryFor(entry.key)
+    if (directory === this.#init.members.selfId) {
+      return this.#table.commit(entry.key, entry.guid, entry.epoch, entry.peerId)
+    }
+    return parseMessage(
+      DIRECTORY_MESSAGES.commitOutcome,
+      await this.#init.channels.request(directory, DIRECTORY_METHODS.commit, entry, timeoutMs),
+      `${DIRECTORY_METHODS.commit} answer`,
     )
   }
 

@@ -1,10 +1,12 @@
 /**
  * Leaving the mesh gracefully: announce it (others mark this peer `left`, not dead, and
  * stop naming it responsible), take no new dispatches from other peers' schedulers, hand
- * every queued invocation to another live peer, which looks up or becomes the new
- * responsible (`route/1`), and let what runs here finish, for at most `drainMs`. Callers
- * waiting through this peer retry with the same invocation id and find it at the new
- * responsible.
+ * each scheduler — same GUID, epoch + 1, its queue and ledger — to another live peer
+ * (`scheduler-handover.ts`), and let what runs here finish, for at most `drainMs`. Should a
+ * handover fail, that scheduler's queue goes invocation by invocation to another live peer,
+ * which looks up or becomes the new responsible (`route/1`), idempotency keys included.
+ * Callers waiting through this peer retry with the same invocation id and find it at the
+ * new responsible.
  *
  * It waits on a signal, not a clock: `work.idle()` settles when nothing this peer owes is
  * pending (invocations served here, outcomes on their way to entry peers, dispatches run
@@ -32,6 +34,12 @@ export interface GracefulLeaveComponents {
   /** This peer's worker, as other peers' schedulers use it: it takes no new dispatch. */
   readonly remote: { drain(): void }
   readonly host: Pick<SchedulerHost, 'entries' | 'drainInto'>
+  /** Hands scheduler `key` to `successor`; false if it could not (this peer still holds it). */
+  readonly handOver: (
+    key: string,
+    successor: string,
+    forward: (request: SubmitRequest) => Promise<InvocationView>,
+  ) => Promise<boolean>
   /** Asks live peer `via` to route a queued invocation of scheduler `key` (`route/1`). */
   readonly handOff: (via: string, key: string, request: SubmitRequest) => Promise<InvocationView>
   /** What this peer still owes; `idle()` settles when none of it is pending. */
@@ -64,23 +72,26 @@ export class GracefulLeave {
   async leave(): Promise<void> {
     if (this.#leaving) return
     this.#leaving = true
-    const { remote, membership, host, selfId, handOff, rng } = this.#c
+    const { remote, membership, host, selfId, handOff, handOver, rng } = this.#c
     remote.drain()
     await membership.leave()
     const others = membership.liveIds().filter((id) => id !== selfId)
+    const pick = () => others[Math.floor(rng() * others.length)] as string
+    let handedOver = 0
     if (others.length > 0) {
-      for (const { key } of host.entries()) {
-        host.drainInto(key, (request) => {
-          const via = others[Math.floor(rng() * others.length)] as string
-          return handOff(via, key, request)
-        })
-      }
+      await Promise.all(
+        host.entries().map(async ({ key }) => {
+          const forward = (request: SubmitRequest) => handOff(pick(), key, request)
+          if (await handOver(key, pick(), forward)) handedOver++
+          else host.drainInto(key, forward)
+        }),
+      )
     }
     const ended = await this.#drained()
     if (ended === 'deadline') {
       this.#log.warn({ drainMs: this.#drainMs }, 'leaving with work still running')
     }
-    this.#log.info({ handedTo: others.length, ended }, 'left the mesh')
+    this.#log.info({ handedTo: others.length, handedOver, ended }, 'left the mesh')
   }
 
   /** Ends a leave that still waits for work to drain (the peer stops now). */

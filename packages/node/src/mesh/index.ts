@@ -2,7 +2,8 @@
  * The mesh: who is in it (SWIM membership and load gossip, `mesh-membership.ts`), who is
  * responsible for each owner's scheduler (the directory over rendezvous hashing,
  * `directory-service.ts`), how an invocation reaches its responsible (`router.ts`), how a
- * peer joins (`bootstrap.ts`) and leaves gracefully (`graceful-leave.ts`).
+ * peer joins (`bootstrap.ts`) and leaves gracefully (`graceful-leave.ts`), handing each
+ * scheduler it holds to another peer (`scheduler-handover.ts`).
  */
 export { Bootstrap, type BootstrapComponents, type BootstrapInit } from './bootstrap.js'
 export {
@@ -11,12 +12,13 @@ export {
   type DirectoryMembers,
   type DirectoryServiceInit,
 } from './directory-service.js'
-export type { DirectoryEntry } from './directory-table.js'
+export type { DirectoryEntry } from '../core/directory-table.js'
 export {
   GracefulLeave,
   type GracefulLeaveComponents,
   type GracefulLeaveInit,
 } from './graceful-leave.js'
+export { HANDOVER_MESSAGES, SchedulerHandover } from './scheduler-handover.js'
 export { MeshMembership, SWIM_MESSAGES, type MeshMembershipInit } from './mesh-membership.js'
 export {
   ROUTER_MESSAGES,

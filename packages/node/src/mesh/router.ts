@@ -1,20 +1,28 @@
 /**
- * Invocation routing: an invocation entering the mesh at this peer is named here
- * (`<peer id>.<boot id>.<counter>`), its responsible looked up or become (lookup-or-become,
+ * Invocation routing: an invocation entering the mesh at this peer is named here (its id
+ * names its scheduler and this peer, `core/invocation-id.ts`), its responsible looked up or become (lookup-or-become,
  * through the directory), and it is served here or forwarded there (`invoke/1`), retried
  * while responsibility moves. The responsible reports outcomes nobody waited for to the
- * entry peer (`result/1`), which answers for them later (`status/1`, `status.local/1`).
+ * entry peer (`result/1`), which keeps a copy. An invocation is found by id by asking its
+ * scheduler's directory peer who is responsible (`dir.lookup/1`), then that responsible
+ * (`status.local/1`), whose ledger moved with the scheduler; the entry peer's copy is the
+ * fallback once the scheduler is gone.
  *
  * ```ts
  * const router = new Router({ selfId, channels, directory, host, membership, catchUp, ... })
  * router.start()
  * await router.enter({ owner: 'acme', fn: 'echo', input: 1 }, 'builtin')
- * // { id: '12D3KooW….9f3a01c2.0', status: 'succeeded', output: 1, peerId: '12D3KooW…' }
+ * // { id: 'acme~builtin~12D3KooW….9f3a01c2.0', status: 'succeeded', output: 1, peerId: '12D3KooW…' }
  * ```
  */
 import { z } from 'zod'
 import { BoundedMap } from '../bounded-map.js'
 import type { DefinitionsCatchUp } from '../definitions/definitions-catch-up.js'
+import {
+  entryPeerOfInvocation,
+  formatInvocationId,
+  schedulerKeyOfInvocation,
+} from '../core/invocation-id.js'
 import { ChorusError, asChorusError, type ChorusErrorCode } from '../errors.js'
 import { silentLogger, type Logger } from '../observability/logger.js'
 import type { PeerMetrics } from '../observability/peer-metrics.js'
@@ -28,7 +36,7 @@ import {
 import type { PeerChannels } from '../transport/peer-channels.js'
 import { ROUTER_METHODS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
-import type { DirectoryEntry } from './directory-table.js'
+import type { DirectoryEntry } from '../core/directory-table.js'
 
 // ------------------------------------------------------------------ messages
 
@@ -65,7 +73,7 @@ export const ROUTER_MESSAGES = {
   /** `result/1` request: a final outcome. */
   result: invocationViewSchema.extend({ status: z.enum(['succeeded', 'failed']) }),
   /** `status/1` and `status.local/1` requests. */
-  status: z.object({ id: z.string().min(1).max(256) }),
+  status: z.object({ id: z.string().min(1).max(600) }),
   /** Answer of `invoke/1`, `route/1`; of `status/1` and `status.local/1`, or `null`. */
   view: invocationViewSchema,
 } as const
@@ -103,7 +111,10 @@ export type RouterHost = Pick<
 export interface RouterComponents {
   readonly selfId: string
   readonly channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'request'>
-  readonly directory: { claim(key: string, timeoutMs: number): Promise<DirectoryEntry> }
+  readonly directory: {
+    claim(key: string, timeoutMs: number): Promise<DirectoryEntry>
+    lookup(key: string, timeoutMs: number): Promise<DirectoryEntry | undefined>
+  }
   readonly host: RouterHost
   readonly membership: { isLive(peerId: string): boolean; liveIds(): string[] }
   /** Looks again after pulling definitions, when a name is not known here yet. */
@@ -173,7 +184,8 @@ export class Router {
     [ROUTER_METHODS.result]: (raw) => {
       const view = parseMessage(ROUTER_MESSAGES.result, raw, ROUTER_METHODS.result)
       // Only outcomes of invocations this peer named are kept here.
-      if (entryPeerOf(view.id) === this.#c.selfId) this.#c.host.record(view as InvocationView)
+      if (entryPeerOfInvocation(view.id) === this.#c.selfId)
+        this.#c.host.record(view as InvocationView)
       return true
     },
     [ROUTER_METHODS.route]: (raw) => this.route(parseForwarded(raw, ROUTER_METHODS.route)),
@@ -206,7 +218,13 @@ export class Router {
       owner: request.owner,
       provider,
       fn: request.fn,
-      id: `${selfId}.${this.#bootId}.${(this.#nextInvocation++).toString(36)}`,
+      id: formatInvocationId({
+        owner: request.owner,
+        provider,
+        entryPeer: selfId,
+        bootId: this.#bootId,
+        counter: this.#nextInvocation++,
+      }),
       input: request.input,
       priority: request.priority ?? 1,
       wait: request.wait ?? true,
@@ -224,17 +242,47 @@ export class Router {
     }
   }
 
-  /** Finds an invocation wherever it lives, by asking the peer its id names. */
+  /**
+   * Finds an invocation wherever its scheduler lives: here, else at the responsible the
+   * key's directory peer names (at most two questions), else the copy its entry peer keeps.
+   */
   async find(id: string): Promise<InvocationView | undefined> {
-    const entryPeer = entryPeerOf(id)
-    if (entryPeer === undefined || entryPeer === this.#c.selfId) return this.#statusHere(id)
-    const answer = await this.#c.channels.request(
-      entryPeer,
-      ROUTER_METHODS.status,
-      { id },
-      this.#opts.statusTimeoutMs,
-    )
-    return parseView(answer, `${ROUTER_METHODS.status} answer`) ?? undefined
+    const { host, directory, selfId } = this.#c
+    const local = host.status(id)
+    if (local) return local
+    const key = schedulerKeyOfInvocation(id)
+    if (key !== undefined && !host.has(key)) {
+      const responsible = await directory
+        .lookup(key, this.#opts.statusTimeoutMs)
+        .catch((err: unknown) => {
+          this.#log.debug({ err, key }, 'looking the responsible up failed')
+          return undefined
+        })
+      if (responsible !== undefined && responsible.peerId !== selfId) {
+        const there = await this.#askLocal(responsible.peerId, id)
+        if (there) return there
+      }
+    }
+    const entryPeer = entryPeerOfInvocation(id)
+    if (entryPeer === undefined || entryPeer === selfId) return this.#statusHere(id)
+    return (await this.#askLocal(entryPeer, id)) ?? this.#statusHere(id)
+  }
+
+  /** What `peer` itself knows of invocation `id` (`status.local/1`); undefined if it cannot say. */
+  async #askLocal(peer: string, id: string): Promise<InvocationView | undefined> {
+    if (!this.#c.membership.isLive(peer)) return undefined
+    try {
+      const answer = await this.#c.channels.request(
+        peer,
+        ROUTER_METHODS.localStatus,
+        { id },
+        this.#opts.statusTimeoutMs,
+      )
+      return parseView(answer, `${ROUTER_METHODS.localStatus} answer`) ?? undefined
+    } catch (err) {
+      this.#log.debug({ err, id, peer }, 'asking for an invocation failed')
+      return undefined
+    }
   }
 
   /** Lookup-or-become, then serve here or forward to the responsible. */
@@ -348,7 +396,7 @@ export class Router {
    * keeps it: `GET /v1/invocations/{id}` then works even after this peer has gone.
    */
   #reportToEntry(id: string, done: Promise<InvocationView>): void {
-    const entryPeer = entryPeerOf(id)
+    const entryPeer = entryPeerOfInvocation(id)
     if (entryPeer === undefined || entryPeer === this.#c.selfId) return
     const report = done
       .then((view) =>
@@ -366,28 +414,12 @@ export class Router {
     this.#c.work.track(report)
   }
 
+  /** What this peer knows of an invocation, asking where it sent it if it does not know. */
   async #statusHere(id: string): Promise<InvocationView | undefined> {
-    const { host, channels, membership, selfId } = this.#c
-    const local = host.status(id)
+    const local = this.#c.host.status(id)
     if (local) return local
     const responsible = this.#placedAt.get(id)
-    if (responsible === undefined) return undefined
-    const ask = async (peer: string) =>
-      parseView(
-        await channels.request(
-          peer,
-          ROUTER_METHODS.localStatus,
-          { id },
-          this.#opts.statusTimeoutMs,
-        ),
-        `${ROUTER_METHODS.localStatus} answer`,
-      )
-    const there = membership.isLive(responsible) ? await ask(responsible).catch(() => null) : null
-    if (there) return there
-    // Its responsible left or lost it in a merge: whoever holds it now knows it by id.
-    const others = membership.liveIds().filter((p) => p !== selfId && p !== responsible)
-    const answers = await Promise.all(others.map((p) => ask(p).catch(() => null)))
-    return answers.find((a) => a !== null) ?? undefined
+    return responsible === undefined ? undefined : this.#askLocal(responsible, id)
   }
 }
 
@@ -396,10 +428,7 @@ function isFinal(view: InvocationView): boolean {
 }
 
 /** The peer an invocation id names (where it entered the mesh), if it names one. */
-export function entryPeerOf(id: string): string | undefined {
-  const peer = id.split('.')[0] ?? ''
-  return /^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(peer) ? peer : undefined
-}
+export const entryPeerOf = entryPeerOfInvocation
 
 function splitKey(key: string): [string, string] {
   const at = key.lastIndexOf('/')

@@ -5,7 +5,7 @@
  * peer's worker), and keeps results for whoever waits or asks later.
  *
  * The parts, one a file beside this one: `scheduler-registry.ts` (what is hosted and what
- * each holds), `result-store.ts`, `idempotency.ts`, `worker-sync.ts`,
+ * each holds, with its ledger), `result-store.ts`, `worker-sync.ts`,
  * `idle-deallocation.ts`, `dispatch-runner.ts` with `remote-dispatcher.ts` (running a
  * dispatch), `provider.ts` (what providers implement) and `scheduler-key.ts`.
  */
@@ -17,13 +17,18 @@ import {
   type SchedulerEvent,
 } from '@chorus/scheduler-core'
 import { background } from '../background.js'
+import {
+  InvocationLedger,
+  type LedgerResult,
+  type LedgerSnapshot,
+} from '../core/invocation-ledger.js'
+import { schedulerKeyOfInvocation } from '../core/invocation-id.js'
 import type { RunTrace } from '../choreography/index.js'
 import { DeadlineTimer } from '../deadline-timer.js'
 import { ChorusError } from '../errors.js'
 import { silentLogger, type Logger } from '../observability/logger.js'
 import type { InvocationView, PeerEvent, SchedulerInfo } from '../peer-api.js'
 import { DispatchRunner } from './dispatch-runner.js'
-import { IdempotencyKeys } from './idempotency.js'
 import { idleExpired, isIdle, sweepEveryMs } from './idle-deallocation.js'
 import type { DispatchEffect, Dispatcher, ProviderRuntime } from './provider.js'
 import { BUILTIN_PROVIDER, BuiltinProvider } from './providers/builtin-provider.js'
@@ -74,6 +79,25 @@ export interface SchedulerHostInit {
   workers?: () => readonly WorkerOffer[]
   /** Sends dispatches to other peers' workers (RemoteWorkers). */
   remote?: RemoteDispatch
+  /**
+   * A scheduler handed over to `successor` finished an invocation that was still running
+   * here: its result belongs in the moved ledger there.
+   */
+  onResultAfterHandover?: (successor: string, key: string, result: LedgerResult) => void
+}
+
+/** A scheduler as it is handed to another peer: its identity, queue and ledger. */
+export interface HandoverPackage {
+  readonly key: string
+  readonly owner: string
+  readonly provider: string
+  readonly guid: string
+  readonly epoch: number
+  /** Queued, not yet dispatched, each with its idempotency key: the successor queues them. */
+  readonly queued: readonly SubmitRequest[]
+  /** Running here: they finish here, and their results follow to the successor. */
+  readonly running: readonly string[]
+  readonly ledger: LedgerSnapshot
 }
 
 export interface SubmitRequest {
@@ -90,8 +114,8 @@ export class SchedulerHost {
   /** Every provider by name, `builtin` included. */
   readonly #providers: ReadonlyMap<string, ProviderRuntime>
   readonly #registry = new SchedulerRegistry()
+  /** Outcomes and their waiters: each scheduler's own (its ledger's) and copies learned elsewhere. */
   readonly #results = new ResultStore()
-  readonly #idempotency = new IdempotencyKeys()
   readonly #runner: DispatchRunner
   readonly #sweep: ReturnType<typeof setInterval>
 
@@ -138,6 +162,63 @@ export class SchedulerHost {
 
   /** Becomes responsible for (owner, provider): a new scheduler with this GUID and epoch. */
   create(owner: string, provider: string, guid: string, epoch: number): void {
+    this.#create(owner, provider, guid, epoch, new InvocationLedger(), new Map())
+  }
+
+  /**
+   * Continues a scheduler handed over by another peer, under its GUID at `epoch` (the
+   * directory already committed it here): its ledger comes along, what ran there finishes
+   * there, and its queue is queued here in order. A queued invocation that cannot be queued
+   * here (its function unknown) fails with a recorded result, never silently.
+   */
+  adopt(handover: HandoverPackage, epoch: number, from: string): void {
+    const { key, owner, provider, guid } = handover
+    const existing = this.#registry.get(key)
+    if (existing && this.#registry.isCurrent(existing) && existing.guid !== guid) {
+      throw new ChorusError('stale-epoch', `${key} is already hosted here as ${existing.guid}`)
+    }
+    const elsewhere = new Map(handover.running.map((id) => [id, from]))
+    this.#create(owner, provider, guid, epoch, InvocationLedger.restore(handover.ledger), elsewhere)
+    for (const queued of handover.queued) {
+      // Its key came along in the ledger, already naming this invocation.
+      const request: SubmitRequest = {
+        id: queued.id,
+        fn: queued.fn,
+        input: queued.input,
+        priority: queued.priority,
+      }
+      try {
+        this.submit(key, request)
+      } catch (err) {
+        this.#settle(this.#registry.get(key), {
+          id: request.id,
+          status: 'failed',
+          error: { code: asCode(err), message: `could not queue after a handover: ${String(err)}` },
+        })
+      }
+    }
+  }
+
+  /** Whether `provider` here knows `owner`'s function `fn` (its definition arrived). */
+  hasFunction(owner: string, provider: string, fn: string): boolean {
+    return this.#providers.get(provider)?.spec(owner, fn) !== undefined
+  }
+
+  /** Records, in the moved ledger, the outcome of an invocation that ran at the old peer. */
+  recordHandedOver(key: string, result: LedgerResult): void {
+    const hosted = this.#registry.get(key)
+    if (hosted) hosted.runningElsewhere.delete(result.id)
+    this.#settle(hosted, result)
+  }
+
+  #create(
+    owner: string,
+    provider: string,
+    guid: string,
+    epoch: number,
+    ledger: InvocationLedger,
+    runningElsewhere: Map<string, string>,
+  ): void {
     const key = schedulerKey(owner, provider)
     if (this.#registry.accepting(key)) return
     const hosted: HostedScheduler = {
@@ -157,6 +238,8 @@ export class SchedulerHost {
       draining: false,
       versions: new Map(),
       workers: new Map(),
+      ledger,
+      runningElsewhere,
     }
     this.#registry.add(hosted)
     this.#syncWorkers(hosted)
@@ -182,12 +265,16 @@ export class SchedulerHost {
       throw new ChorusError('not-responsible', `this peer is not responsible for ${key}`)
     }
     // A forward retried after a lost answer carries the same id: it is the same invocation.
-    if (this.#registry.isLive(request.id) || this.#results.has(request.id)) {
+    if (
+      this.#registry.isLive(request.id) ||
+      hosted.ledger.result(request.id) !== undefined ||
+      hosted.runningElsewhere.has(request.id)
+    ) {
       return { id: request.id, done: this.wait(request.id) }
     }
     this.#register(hosted, request.fn)
     if (request.idempotencyKey !== undefined) {
-      const earlier = this.#idempotency.claim(hosted.owner, request.idempotencyKey, request.id)
+      const earlier = hosted.ledger.claimKey(request.idempotencyKey, request.id)
       if (earlier !== undefined) return { id: earlier, done: this.wait(earlier) }
     }
     const invocation: InvocationRequest = {
@@ -205,13 +292,21 @@ export class SchedulerHost {
 
   /** Settles when the invocation has a result (at once if it has one already). */
   wait(id: string): Promise<InvocationView> {
-    return this.#results.wait(id)
+    const key = schedulerKeyOfInvocation(id)
+    const recorded = key === undefined ? undefined : this.#registry.get(key)?.ledger.result(id)
+    return recorded ? Promise.resolve(recorded as InvocationView) : this.#results.wait(id)
   }
 
   /** What this peer knows of an invocation, or undefined. */
   status(id: string): InvocationView | undefined {
+    const key = schedulerKeyOfInvocation(id)
+    const ledgerOf = key === undefined ? undefined : this.#registry.get(key)
+    const recorded = ledgerOf?.ledger.result(id)
+    if (recorded) return recorded as InvocationView
     const result = this.#results.get(id)
     if (result) return result
+    const ranElsewhere = ledgerOf?.runningElsewhere.get(id)
+    if (ranElsewhere !== undefined) return { id, status: 'running', peerId: ranElsewhere }
     const hosted = this.#registry.holderOf(id)
     const state = hosted?.scheduler.invocationState(id)
     if (!state || !hosted) return undefined
@@ -261,7 +356,14 @@ export class SchedulerHost {
         async () => {
           let view: InvocationView
           try {
-            view = await forward({ id: q.id, fn: q.fn, input: q.input, priority: q.priority })
+            const idempotencyKey = hosted.ledger.keyOf(q.id)
+            view = await forward({
+              id: q.id,
+              fn: q.fn,
+              input: q.input,
+              priority: q.priority,
+              ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+            })
           } catch (err) {
             this.#results.settle({
               id: q.id,
@@ -279,15 +381,104 @@ export class SchedulerHost {
         (err) => this.#bug(`handing off ${q.id}`, err),
       )
     }
+    this.#emitOwnershipChanged(hosted, queued.length)
+    this.#maybeRemoveDrained(hosted)
+  }
+
+  #emitOwnershipChanged(hosted: HostedScheduler, handedOff: number): void {
     this.#init.emit({
       type: 'scheduler-ownership-changed',
       at: Date.now(),
       peerId: this.#init.selfId,
-      key,
+      key: hosted.key,
       guid: hosted.guid,
-      handedOff: queued.length,
+      handedOff,
     })
-    this.#maybeRemoveDrained(hosted)
+  }
+
+  /** The ledger of the scheduler for `key` (draining or not), as it travels. */
+  ledgerOf(key: string): LedgerSnapshot | undefined {
+    return this.#registry.get(key)?.ledger.snapshot()
+  }
+
+  /** Takes in the ledger of a scheduler that merged into this one (a healed partition). */
+  absorbLedger(key: string, ledger: LedgerSnapshot): boolean {
+    const hosted = this.#registry.get(key)
+    if (!hosted) return false
+    hosted.ledger.absorb(ledger)
+    return true
+  }
+
+  /**
+   * Starts handing the scheduler for `key` over: nothing more is dispatched (its capacity
+   * drops to 0, so nothing queued starts running and runs twice), and its package is made.
+   * Follow with `completeHandover` once the successor holds it, or `abortHandover`.
+   */
+  beginHandover(key: string): HandoverPackage | undefined {
+    const hosted = this.#registry.accepting(key)
+    if (!hosted) return undefined
+    this.#handle(hosted, { type: 'capacity-changed', capacity: 0 })
+    const snapshot = hosted.scheduler.snapshot()
+    const queued = snapshot.queued.map((q): SubmitRequest => {
+      const idempotencyKey = hosted.ledger.keyOf(q.id)
+      return {
+        id: q.id,
+        fn: q.fn,
+        input: q.input,
+        priority: q.priority,
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      }
+    })
+    const running = snapshot.dispatches.flatMap((d) => d.invocations.map((i) => i.id))
+    return {
+      key,
+      owner: hosted.owner,
+      provider: hosted.provider,
+      guid: hosted.guid,
+      epoch: hosted.epoch,
+      queued,
+      running: [...running, ...hosted.runningElsewhere.keys()],
+      ledger: hosted.ledger.snapshot(),
+    }
+  }
+
+  /** The handover did not happen: the scheduler dispatches again, as if nothing was tried. */
+  abortHandover(key: string): void {
+    const hosted = this.#registry.accepting(key)
+    if (hosted) this.#handle(hosted, { type: 'capacity-changed', capacity: this.#init.ownerLimit })
+  }
+
+  /**
+   * `successor` holds the scheduler now (at `epoch`): this one takes nothing new, tells
+   * the waiters of what it queued where it went, hands on anything queued since the
+   * package was made through `forward`, and goes once what runs here finished (its results
+   * following to the successor).
+   */
+  completeHandover(
+    key: string,
+    pkg: HandoverPackage,
+    successor: string,
+    forward: (request: SubmitRequest) => Promise<InvocationView>,
+  ): void {
+    const hosted = this.#registry.accepting(key)
+    if (!hosted) return
+    hosted.successor = successor
+    const moved = new Set(pkg.queued.map((q) => q.id))
+    const late = hosted.scheduler.snapshot().queued.filter((q) => !moved.has(q.id))
+    for (const id of moved) {
+      this.#handle(hosted, { type: 'invocation-withdrawn', invocationId: id })
+      this.#registry.release(id)
+      this.#results.handOver({ id, status: 'queued', peerId: successor })
+    }
+    for (const id of hosted.runningElsewhere.keys()) {
+      this.#results.handOver({ id, status: 'running', peerId: successor })
+    }
+    if (late.length > 0) this.drainInto(key, forward)
+    else {
+      hosted.draining = true
+      this.#emitOwnershipChanged(hosted, moved.size)
+      this.#maybeRemoveDrained(hosted)
+    }
   }
 
   /** The mesh's workers changed (a peer joined, was suspected, died or left). */
@@ -367,7 +558,7 @@ export class SchedulerHost {
           const ranOn = this.#registry.workerOf(id) ?? this.#init.selfId
           this.#registry.release(id)
           hosted.lastActive = this.#init.now()
-          this.#results.settle({
+          const result: LedgerResult = {
             id,
             status: effect.status,
             ...(effect.status === 'succeeded'
@@ -375,7 +566,11 @@ export class SchedulerHost {
               : { error: effect.error }),
             peerId: ranOn,
             ...this.#traceOf(hosted, id),
-          })
+          }
+          this.#settle(hosted, result)
+          if (hosted.successor !== undefined) {
+            this.#init.onResultAfterHandover?.(hosted.successor, hosted.key, result)
+          }
           break
         }
         case 'evict-host':
@@ -439,6 +634,12 @@ export class SchedulerHost {
     return trace === undefined ? {} : { trace }
   }
 
+  /** A final outcome: recorded once, in the scheduler's ledger, and given to its waiters. */
+  #settle(hosted: HostedScheduler | undefined, result: LedgerResult): void {
+    hosted?.ledger.record(result)
+    this.#results.settle(result as InvocationView)
+  }
+
   /** A handler that threw where it cannot: a bug here, logged with its stack. */
   #bug(what: string, err: unknown): void {
     this.#log.error({ err }, `bug: ${what} threw`)
@@ -468,4 +669,8 @@ export class SchedulerHost {
       reason,
     })
   }
+}
+
+function asCode(err: unknown): string {
+  return err instanceof ChorusError ? err.code : 'internal'
 }

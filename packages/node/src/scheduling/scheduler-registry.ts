@@ -3,6 +3,7 @@
  * holds each live invocation, and on which worker it runs once dispatched.
  */
 import type { OwnerScheduler } from '@chorus/scheduler-core'
+import type { InvocationLedger } from '../core/invocation-ledger.js'
 import type { DeadlineTimer } from '../deadline-timer.js'
 import type { KnownWorker } from './worker-sync.js'
 
@@ -24,6 +25,12 @@ export interface HostedScheduler {
   readonly versions: Map<string, string>
   /** The workers its scheduler knows, with the health and memory it was last told of. */
   readonly workers: Map<string, KnownWorker>
+  /** Its idempotency keys and results: they travel with it. */
+  readonly ledger: InvocationLedger
+  /** Invocations still running at the peer it was handed over from: id → that peer. */
+  readonly runningElsewhere: Map<string, string>
+  /** The peer it was handed to (a graceful leave): results of what still runs here go there. */
+  successor?: string
 }
 
 interface Live {

@@ -37,6 +37,15 @@ export const DIRECTORY_METHODS = {
   register: 'dir.register/1',
   release: 'dir.release/1',
   lost: 'dir.lost/1',
+  commit: 'dir.commit/1',
+  lookup: 'dir.lookup/1',
+} as const
+
+/** A scheduler and its ledger moving to another peer (`mesh/scheduler-handover.ts`). */
+export const HANDOVER_METHODS = {
+  handover: 'scheduler.handover/1',
+  result: 'scheduler.result/1',
+  absorb: 'ledger.absorb/1',
 } as const
 
 /** SWIM failure detection, one-way messages (`mesh/mesh-membership.ts`). */
@@ -64,6 +73,7 @@ export const WORKER_METHODS = {
 export const RPC_METHODS: readonly string[] = [
   ...Object.values(ROUTER_METHODS),
   ...Object.values(DIRECTORY_METHODS),
+  ...Object.values(HANDOVER_METHODS),
   ...Object.values(SWIM_METHODS),
   ...Object.values(DEFINITIONS_METHODS),
   ...Object.values(WORKER_METHODS),

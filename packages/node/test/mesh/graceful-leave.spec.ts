@@ -10,8 +10,17 @@ import type { InvocationView } from '../../src/peer-api.js'
 import type { SubmitRequest } from '../../src/scheduling/scheduler-host.js'
 import { deferred } from '../deferred.js'
 
-function setup(options: { live?: string[]; drainMs?: number; rng?: () => number } = {}) {
+function setup(
+  options: {
+    live?: string[]
+    drainMs?: number
+    rng?: () => number
+    /** Keys whose handover succeeds (none by default: each falls back to route/1). */
+    handsOver?: string[]
+  } = {},
+) {
   const steps: string[] = []
+  const handovers: { key: string; successor: string }[] = []
   const handedOff: { via: string; key: string; request: SubmitRequest }[] = []
   const work = new Activity()
   const queued = new Map<string, SubmitRequest[]>([
@@ -36,6 +45,10 @@ function setup(options: { live?: string[]; drainMs?: number; rng?: () => number 
           for (const request of queued.get(key) ?? []) work.track(forward(request))
         },
       },
+      handOver: (key, successor) => {
+        handovers.push({ key, successor })
+        return Promise.resolve(options.handsOver?.includes(key) ?? false)
+      },
       handOff: (via, key, request) => {
         handedOff.push({ via, key, request })
         return Promise.resolve<InvocationView>({ id: request.id, status: 'queued', peerId: via })
@@ -45,10 +58,20 @@ function setup(options: { live?: string[]; drainMs?: number; rng?: () => number 
     },
     options.drainMs === undefined ? {} : { drainMs: options.drainMs },
   )
-  return { leave, steps, handedOff, work }
+  return { leave, steps, handedOff, handovers, work }
 }
 
 describe('GracefulLeave', () => {
+  it('hands each scheduler over whole, and drains only those whose handover failed', async () => {
+    const { leave, steps, handedOff, handovers } = setup({ handsOver: ['acme/mesh'] })
+    await leave.leave()
+    expect(handovers.map((h) => h.key)).toEqual(['acme/mesh', 'beta/builtin'])
+    expect(handovers.every((h) => h.successor === 'p2')).toBe(true)
+    // acme/mesh went whole; beta/builtin's queue went invocation by invocation.
+    expect(steps).toEqual(['remote drained', 'announced', 'drain beta/builtin'])
+    expect(handedOff.map((h) => h.key)).toEqual(['beta/builtin'])
+  })
+
   it('stops taking dispatches, announces, then hands every queue to a live peer', async () => {
     const { leave, steps, handedOff } = setup()
     expect(leave.leaving).toBe(false)

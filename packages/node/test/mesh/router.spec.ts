@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { Activity } from '../../src/activity.js'
 import { ChorusError } from '../../src/errors.js'
 import { ROUTER_MESSAGES, Router, type RouterHost } from '../../src/mesh/router.js'
-import type { DirectoryEntry } from '../../src/mesh/directory-table.js'
+import type { DirectoryEntry } from '../../src/core/directory-table.js'
 import { MetricsRegistry } from '../../src/observability/metrics.js'
 import { declarePeerMetrics } from '../../src/observability/peer-metrics.js'
 import { metricValue } from '../../../../test/support/metrics.js'
@@ -110,6 +110,10 @@ function setup(options: { live?: string[]; attempts?: number } = {}) {
       const named = this.names(key)
       return named instanceof Error ? Promise.reject(named) : Promise.resolve(named)
     },
+    lookup(key: string): Promise<DirectoryEntry | undefined> {
+      const named = this.names(key)
+      return named instanceof Error ? Promise.reject(named) : Promise.resolve(named)
+    },
   }
   const live = new Set(options.live ?? [SELF, OTHER, THIRD])
   const membership = { isLive: (id: string) => live.has(id), liveIds: () => [...live] }
@@ -162,8 +166,8 @@ describe('Router: an invocation entering here', () => {
     const { router, host, registry, claims } = setup()
     const view = await router.enter({ owner: 'acme', fn: 'echo', input: 'hi' }, 'builtin')
     expect(view).toMatchObject({ status: 'succeeded', output: 'hi', peerId: SELF })
-    // Named by this peer, this boot (the rng gave 0.5), the first of it.
-    expect(view.id).toBe(`${SELF}.80000000.0`)
+    // Names its scheduler, then this peer, this boot (the rng gave 0.5), the first of it.
+    expect(view.id).toBe(`acme~builtin~${SELF}.80000000.0`)
     expect(claims).toEqual(['acme/builtin'])
     expect(host.hosted.get('acme/builtin')).toEqual({ guid: 'g1', epoch: 1 })
     expect(host.submitted).toMatchObject([{ key: 'acme/builtin', fn: 'echo', priority: 1 }])
@@ -324,37 +328,47 @@ describe('Router: status and results', () => {
     expect(host.recorded).toEqual([mine])
   })
 
-  it('finds an invocation it forwarded at its responsible, or at whoever holds it now', async () => {
-    const { router, channels, directory, live } = setup()
+  it('finds an invocation at the responsible its directory names, asking nobody else', async () => {
+    const { router, channels, directory } = setup()
     directory.names = (key) => ({ key, guid: 'g', peerId: OTHER, epoch: 1 })
     channels.answer = (_peer, _method, body) => ({
       id: (body as { id: string }).id,
       status: 'queued',
     })
     const queued = await router.enter({ owner: 'acme', fn: 'sleep', wait: false }, 'builtin')
-    channels.answer = (peer, method, body) =>
-      method === ROUTER_METHODS.localStatus && peer === OTHER
+    const asked: string[] = []
+    channels.answer = (peer, method, body) => {
+      asked.push(`${peer}:${method}`)
+      return method === ROUTER_METHODS.localStatus && peer === OTHER
         ? { id: (body as { id: string }).id, status: 'running', peerId: OTHER }
         : null
-    await expect(channels.call(ROUTER_METHODS.status, { id: queued.id })).resolves.toMatchObject({
+    }
+    await expect(router.find(queued.id)).resolves.toMatchObject({
       status: 'running',
       peerId: OTHER,
     })
-    // Its responsible left: the others are asked.
-    live.delete(OTHER)
-    channels.answer = (peer, _method, body) =>
-      peer === THIRD ? { id: (body as { id: string }).id, status: 'succeeded', output: 3 } : null
+    expect(asked).toEqual([`${OTHER}:${ROUTER_METHODS.localStatus}`])
+    // The scheduler moved (a graceful leave): the directory names its new peer, which is asked.
+    directory.names = (key) => ({ key, guid: 'g', peerId: THIRD, epoch: 2 })
+    asked.length = 0
+    channels.answer = (peer, _method, body) => {
+      asked.push(peer)
+      const { id } = body as { id: string }
+      return peer === THIRD && id === queued.id ? { id, status: 'succeeded', output: 3 } : null
+    }
     await expect(router.find(queued.id)).resolves.toMatchObject({ status: 'succeeded', output: 3 })
-    await expect(router.find(`${SELF}.ffffffff.9`)).resolves.toBeUndefined()
+    expect(asked).toEqual([THIRD])
+    await expect(router.find(`acme~builtin~${SELF}.ffffffff.9`)).resolves.toBeUndefined()
   })
 
-  it('asks the entry peer an id names for the invocation', async () => {
-    const { router, channels } = setup()
+  it('falls back to the copy the entry peer an id names keeps', async () => {
+    const { router, channels, directory } = setup()
+    directory.names = () => new Error('no directory peer answers')
     channels.answer = (peer, method, body) =>
-      peer === OTHER && method === ROUTER_METHODS.status
+      peer === OTHER && method === ROUTER_METHODS.localStatus
         ? { id: (body as { id: string }).id, status: 'succeeded' }
         : null
-    await expect(router.find(`${OTHER}.00000001.5`)).resolves.toMatchObject({
+    await expect(router.find(`acme~builtin~${OTHER}.00000001.5`)).resolves.toMatchObject({
       status: 'succeeded',
     })
   })
@@ -455,7 +469,7 @@ describe('the router’s messages', () => {
   it.each([
     ['no id', {}],
     ['an empty id', { id: '' }],
-    ['a long id', { id: 'x'.repeat(257) }],
+    ['a long id', { id: 'x'.repeat(601) }],
     ['a numeric id', { id: 5 }],
   ])('status/1 and status.local/1 refuse %s with bad-request', async (_what, body) => {
     const { channels } = setup()

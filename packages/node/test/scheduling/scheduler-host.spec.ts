@@ -16,6 +16,7 @@ import {
   SchedulerHost,
   schedulerKey,
   type SchedulerHostInit,
+  type SubmitRequest,
   type WorkerOffer,
 } from '../../src/scheduling/scheduler-host.js'
 import { deferred, type Deferred } from '../deferred.js'
@@ -246,6 +247,155 @@ describe('SchedulerHost', () => {
     }
     expect(await done).toEqual({ id: 'i1', ...stopped })
     expect(await other).toEqual({ id: 'elsewhere', ...stopped })
+  })
+
+  describe('handing a scheduler over under its GUID (graceful leave)', () => {
+    const KEY = schedulerKey(OWNER, 'builtin')
+    const PEER_A = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+    const PEER_B = '12D3KooWBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
+    /** An id in the real format: it names its scheduler, so any ledger holding it is found. */
+    const idOf = (n: number) => `${OWNER}~builtin~${PEER_A}.b.${n.toString(36)}`
+    const peerHost = (selfId: string, init: Partial<SchedulerHostInit> = {}) =>
+      setup({ selfId, workers: () => [{ id: selfId, memoryMb: 1024, state: 'alive' }], ...init })
+
+    /** Fills the owner limit (10) with sleeps at `host`, then queues one keyed echo. */
+    const fillAndQueue = (host: SchedulerHost) => {
+      const running = Array.from({ length: 10 }, (_, i) =>
+        host.submit(KEY, { id: idOf(i + 1), fn: 'sleep', input: { ms: 80 }, priority: 0 }),
+      )
+      const queued = host.submit(KEY, {
+        id: idOf(11),
+        fn: 'echo',
+        input: 'q',
+        priority: 0,
+        idempotencyKey: 'k',
+      })
+      return { running, queued }
+    }
+
+    it('packages the queue with its keys, and the successor continues the same scheduler', async () => {
+      const results: [string, string, string][] = []
+      const a = peerHost(PEER_A, {
+        onResultAfterHandover: (to, key, result) => results.push([to, key, result.id]),
+      })
+      const b = peerHost(PEER_B)
+      a.host.create(OWNER, 'builtin', 'g1', 1)
+      const { running, queued } = fillAndQueue(a.host)
+
+      const pkg = a.host.beginHandover(KEY)
+      expect(pkg).toMatchObject({
+        key: KEY,
+        owner: OWNER,
+        provider: 'builtin',
+        guid: 'g1',
+        epoch: 1,
+      })
+      expect(pkg?.queued).toEqual([
+        { id: idOf(11), fn: 'echo', input: 'q', priority: 0, idempotencyKey: 'k' },
+      ])
+      expect([...(pkg?.running ?? [])].sort()).toEqual(running.map((r) => r.id).sort())
+      expect(pkg?.ledger.keys).toEqual([['k', idOf(11)]])
+      if (pkg === undefined) return
+
+      b.host.adopt(pkg, 2, PEER_A)
+      expect(b.host.entries()).toEqual([{ key: KEY, guid: 'g1', epoch: 2 }])
+      // A retry with the same key, through the successor, is the same invocation.
+      const retry = b.host.submit(KEY, {
+        id: idOf(99),
+        fn: 'echo',
+        input: 'again',
+        priority: 0,
+        idempotencyKey: 'k',
+      })
+      expect(retry.id).toBe(idOf(11))
+      expect(await retry.done).toMatchObject({ id: idOf(11), status: 'succeeded', output: 'q' })
+      // What runs at the source is known at the successor as running there.
+      expect(b.host.status(idOf(1))).toEqual({ id: idOf(1), status: 'running', peerId: PEER_A })
+
+      a.host.completeHandover(KEY, pkg, PEER_B, () => {
+        throw new Error('nothing was queued since the package was made')
+      })
+      expect(a.host.has(KEY)).toBe(false)
+      expect(await queued.done).toEqual({ id: idOf(11), status: 'queued', peerId: PEER_B })
+      for (const r of running) expect(await r.done).toMatchObject({ status: 'succeeded' })
+      // Each result that landed at the source follows to the successor's ledger, once.
+      await waitFor('every running result to follow', () => results.length === 10)
+      expect(new Set(results.map(([to, key]) => `${to} ${key}`))).toEqual(
+        new Set([`${PEER_B} ${KEY}`]),
+      )
+      for (const r of running) {
+        b.host.recordHandedOver(KEY, { id: r.id, status: 'succeeded', output: 'from-a' })
+        b.host.recordHandedOver(KEY, {
+          id: r.id,
+          status: 'failed',
+          error: { code: 'x', message: 'late' },
+        })
+        expect(b.host.status(r.id)).toEqual({ id: r.id, status: 'succeeded', output: 'from-a' })
+      }
+      expect(b.host.ledgerOf(KEY)?.results).toHaveLength(11)
+    })
+
+    it('dispatches nothing while handing over, and again when the handover is abandoned', async () => {
+      const { host, executed } = peerHost(PEER_A)
+      host.create(OWNER, 'builtin', 'g1', 1)
+      const pkg = host.beginHandover(KEY)
+      expect(pkg?.queued).toEqual([])
+      const held = host.submit(KEY, { id: idOf(1), fn: 'echo', input: 1, priority: 0 })
+      expect(host.status(idOf(1))).toMatchObject({ status: 'queued' })
+      expect(executed).toEqual([])
+      host.abortHandover(KEY)
+      expect(await held.done).toMatchObject({ status: 'succeeded', output: 1 })
+      expect(host.entries()).toEqual([{ key: KEY, guid: 'g1', epoch: 1 }])
+    })
+
+    it('refuses to adopt a key it hosts under another GUID', () => {
+      const a = peerHost(PEER_A)
+      const b = peerHost(PEER_B)
+      a.host.create(OWNER, 'builtin', 'g1', 1)
+      b.host.create(OWNER, 'builtin', 'g2', 1)
+      const pkg = a.host.beginHandover(KEY)
+      if (pkg === undefined) throw new Error('no package')
+      expect(codeOf(() => b.host.adopt(pkg, 2, PEER_A))).toBe('stale-epoch')
+      expect(b.host.entries()).toEqual([{ key: KEY, guid: 'g2', epoch: 1 }])
+    })
+
+    it('a drain hands queued invocations on with their idempotency keys', async () => {
+      const { host } = peerHost(PEER_A)
+      host.create(OWNER, 'builtin', 'g1', 1)
+      const { queued } = fillAndQueue(host)
+      const forwarded: SubmitRequest[] = []
+      host.drainInto(KEY, (request) => {
+        forwarded.push(request)
+        return Promise.resolve({ id: request.id, status: 'succeeded', output: 'there' })
+      })
+      expect(forwarded).toEqual([
+        { id: idOf(11), fn: 'echo', input: 'q', priority: 0, idempotencyKey: 'k' },
+      ])
+      expect(await queued.done).toMatchObject({ output: 'there' })
+    })
+
+    it('absorbs the ledger of a scheduler that lost a merge', async () => {
+      const a = peerHost(PEER_A)
+      const b = peerHost(PEER_B)
+      a.host.create(OWNER, 'builtin', 'loser', 1)
+      b.host.create(OWNER, 'builtin', 'winner', 1)
+      await a.host.submit(KEY, {
+        id: idOf(1),
+        fn: 'echo',
+        input: 1,
+        priority: 0,
+        idempotencyKey: 'k',
+      }).done
+      const ledger = a.host.ledgerOf(KEY)
+      if (ledger === undefined) throw new Error('no ledger')
+      expect(b.host.absorbLedger(KEY, ledger)).toBe(true)
+      expect(
+        b.host.submit(KEY, { id: idOf(2), fn: 'echo', input: 2, priority: 0, idempotencyKey: 'k' })
+          .id,
+      ).toBe(idOf(1))
+      expect(b.host.status(idOf(1))).toMatchObject({ status: 'succeeded', output: 1 })
+      expect(b.host.absorbLedger('nobody/builtin', ledger)).toBe(false)
+    })
   })
 
   it('records an outcome learned elsewhere, and only a final one', async () => {

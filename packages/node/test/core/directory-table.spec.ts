@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DirectoryTable, survivor, type DirectoryEntry } from '../../src/mesh/directory-table.js'
-import { directoryPeerFor, hash53, rendezvousRanking } from '../../src/mesh/rendezvous.js'
+import { DirectoryTable, survivor, type DirectoryEntry } from '../../src/core/directory-table.js'
+import { rendezvousRanking } from '../../src/core/rendezvous.js'
 
 const alive = () => true
 
@@ -77,34 +77,53 @@ describe('DirectoryTable', () => {
   })
 })
 
-describe('rendezvous hashing', () => {
-  const members = Array.from({ length: 20 }, (_, i) => `peer-${i}`)
+describe('DirectoryTable.commit: ownership moves only by compare-and-swap on (guid, epoch)', () => {
+  const claimed = () => {
+    const t = new DirectoryTable()
+    t.claim('acme/mesh', 'p1', 'g1', alive)
+    return t
+  }
 
-  it('agrees with its ranking and spreads keys over the members', () => {
-    const counts = new Map<string, number>()
-    for (let k = 0; k < 4000; k++) {
-      const key = `owner-${k}/mesh`
-      const chosen = directoryPeerFor(key, members) as string
-      expect(chosen).toBe(rendezvousRanking(key, members)[0])
-      counts.set(chosen, (counts.get(chosen) ?? 0) + 1)
-    }
-    expect(counts.size).toBe(20)
-    expect(Math.max(...counts.values())).toBeLessThan(2 * (4000 / 20))
+  it('moves the scheduler, keeping its GUID, to the next epoch', () => {
+    const t = claimed()
+    expect(t.commit('acme/mesh', 'g1', 1, 'p2')).toEqual({
+      committed: true,
+      entry: { key: 'acme/mesh', guid: 'g1', peerId: 'p2', epoch: 2 },
+    })
+    expect(t.lookup('acme/mesh')).toEqual({ key: 'acme/mesh', guid: 'g1', peerId: 'p2', epoch: 2 })
   })
 
-  it('moves only the keys of a member that leaves', () => {
-    const without = members.filter((m) => m !== 'peer-7')
-    for (let k = 0; k < 2000; k++) {
-      const key = `owner-${k}/mesh`
-      const before = directoryPeerFor(key, members)
-      if (before !== 'peer-7') expect(directoryPeerFor(key, without)).toBe(before)
-    }
+  it('refuses a stale epoch or another GUID and says where the scheduler is', () => {
+    const t = claimed()
+    t.commit('acme/mesh', 'g1', 1, 'p2')
+    const current = { key: 'acme/mesh', guid: 'g1', peerId: 'p2', epoch: 2 }
+    expect(t.commit('acme/mesh', 'g1', 1, 'p3')).toEqual({ committed: false, entry: current })
+    expect(t.commit('acme/mesh', 'g9', 2, 'p3')).toEqual({ committed: false, entry: current })
+    expect(t.lookup('acme/mesh')).toEqual(current)
   })
 
-  it('is order-independent and hashes well', () => {
-    expect(directoryPeerFor('k', ['a', 'b', 'c'])).toBe(directoryPeerFor('k', ['c', 'a', 'b']))
-    expect(directoryPeerFor('k', [])).toBeUndefined()
-    expect(hash53('a')).not.toBe(hash53('b'))
+  it('commits a key it has no entry for (a directory that moved, not yet re-registered)', () => {
+    const t = new DirectoryTable()
+    expect(t.commit('acme/mesh', 'g1', 4, 'p2')).toMatchObject({
+      committed: true,
+      entry: { guid: 'g1', peerId: 'p2', epoch: 5 },
+    })
+  })
+
+  it('lets exactly one of any concurrent moves from the same (guid, epoch) commit', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 2, maxLength: 8 }),
+        (peers) => {
+          const t = claimed()
+          const outcomes = peers.map((p) => t.commit('acme/mesh', 'g1', 1, p))
+          const winners = outcomes.filter((o) => o.committed)
+          expect(winners).toHaveLength(1)
+          expect(t.lookup('acme/mesh')).toEqual(winners[0]?.entry)
+          for (const o of outcomes) if (!o.committed) expect(o.entry).toEqual(winners[0]?.entry)
+        },
+      ),
+    )
   })
 })
 

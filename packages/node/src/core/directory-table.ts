@@ -14,6 +14,12 @@ export interface DirectoryEntry {
 
 export type ClaimOutcome = { readonly entry: DirectoryEntry; readonly created: boolean }
 
+export type CommitOutcome =
+  /** Ownership moved: `entry` is the scheduler's new place, at the next epoch. */
+  | { readonly committed: true; readonly entry: DirectoryEntry }
+  /** The scheduler is not at (guid, epoch) any more: `entry` is where it is, if known. */
+  | { readonly committed: false; readonly entry?: DirectoryEntry }
+
 export type RegisterOutcome =
   /** The registration stands (it was new, the same, or it won a conflict). */
   | { readonly accepted: true; readonly entry: DirectoryEntry; readonly displaced?: DirectoryEntry }
@@ -69,6 +75,22 @@ export class DirectoryTable {
     const entry = { key, guid: newGuid, peerId: claimant, epoch: (existing?.epoch ?? 0) + 1 }
     this.#entries.set(key, entry)
     return { entry, created: true }
+  }
+
+  /**
+   * Hands the scheduler `guid`, known at `epoch`, to `peerId` at epoch + 1 — if and only if
+   * this directory still names it at that epoch (or names nothing for the key: a directory
+   * that moved and has not been re-registered yet). Two concurrent moves of one scheduler
+   * cannot both commit: the second finds the epoch raised.
+   */
+  commit(key: string, guid: string, epoch: number, peerId: string): CommitOutcome {
+    const existing = this.#entries.get(key)
+    if (existing !== undefined && (existing.guid !== guid || existing.epoch !== epoch)) {
+      return { committed: false, entry: existing }
+    }
+    const entry: DirectoryEntry = { key, guid, peerId, epoch: epoch + 1 }
+    this.#entries.set(key, entry)
+    return { committed: true, entry }
   }
 
   /** A responsible announces what it hosts (after the directory moved, or periodically). */

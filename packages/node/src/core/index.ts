@@ -1,0 +1,16 @@
+/**
+ * The pure peer core: what a peer decides, without a clock, randomness or I/O of its own
+ * (the purity lint holds every file here to that). The shells in `mesh/` and `scheduling/`
+ * feed it and carry out what it decides; the simulator runs it on a virtual clock.
+ * - `directory-table.ts`: who is responsible for each key, claim-if-absent, and the one point
+ *   where ownership of an existing scheduler moves, a compare-and-swap on (guid, epoch).
+ * - `rendezvous.ts`: which member is a key's directory peer.
+ * - `invocation-id.ts`: ids that name their scheduler, so they stay valid wherever it goes.
+ * - `invocation-ledger.ts`: a scheduler's idempotency keys and results, which travel with it.
+ * - `environment.ts`: the clock, timers, ids and rng the shells take as components.
+ */
+export * from './directory-table.js'
+export * from './environment.js'
+export * from './invocation-id.js'
+export * from './invocation-ledger.js'
+export * from './rendezvous.js'
