@@ -8,7 +8,14 @@ export interface DispatchedInvocation {
 }
 
 export type ErrorCode =
-  'function-error' | 'timeout' | 'queue-timeout' | 'worker-lost' | 'host-lost' | 'released'
+  | 'function-error'
+  | 'timeout'
+  | 'queue-timeout'
+  | 'worker-lost'
+  | 'host-lost'
+  | 'released'
+  /** The worker could not be reached after the dispatch may have started: not the function's fault. */
+  | 'peer-unreachable'
 
 export type RejectionReason =
   | 'invalid-event'

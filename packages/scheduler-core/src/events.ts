@@ -35,6 +35,12 @@ export type SchedulerEvent =
       readonly invocationId: string
       readonly attempt: number
       readonly error: string
+      /**
+       * Why, when it was not the function: its deadline passed (`timeout`), or the worker
+       * could not be reached once it may have started (`peer-unreachable`). Default
+       * `function-error`.
+       */
+      readonly code?: FailureCode
     }
   /** The worker host refused the dispatch ("busy"): the walk continues elsewhere. */
   | { readonly type: 'dispatch-refused'; readonly dispatchId: string }
@@ -53,3 +59,7 @@ export type SchedulerEvent =
   | { readonly type: 'host-lost'; readonly hostId: string }
 
 export type SchedulerEventType = SchedulerEvent['type']
+
+/** What an `invocation-failed` event may say the failure was. */
+export const FAILURE_CODES = ['function-error', 'timeout', 'peer-unreachable'] as const
+export type FailureCode = (typeof FAILURE_CODES)[number]

@@ -25,7 +25,14 @@ export { OwnerScheduler } from './owner-scheduler.js'
 export type { OwnerSchedulerDeps, HandledEvent, WorkerView } from './owner-scheduler.js'
 export { CONFIG_DEFAULTS, isValidCapacity, resolveConfig } from './config.js'
 export type { OwnerSchedulerConfig, ResolvedConfig } from './config.js'
-export type { InvocationRequest, Priority, SchedulerEvent, SchedulerEventType } from './events.js'
+export {
+  FAILURE_CODES,
+  type FailureCode,
+  type InvocationRequest,
+  type Priority,
+  type SchedulerEvent,
+  type SchedulerEventType,
+} from './events.js'
 export type {
   DispatchedInvocation,
   ErrorCode,

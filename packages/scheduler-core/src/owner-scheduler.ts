@@ -12,7 +12,13 @@ import {
 import { Deque } from './deque.js'
 import type { ErrorCode, RejectionReason, SchedulerEffect } from './effects.js'
 import { InvalidConfigError, InvalidSnapshotError } from './errors.js'
-import type { InvocationRequest, Priority, SchedulerEvent, SchedulerEventType } from './events.js'
+import {
+  FAILURE_CODES,
+  type InvocationRequest,
+  type Priority,
+  type SchedulerEvent,
+  type SchedulerEventType,
+} from './events.js'
 import { resolveFunctionSpec, type ResolvedFunctionSpec } from './function-spec.js'
 import { IndexedHeap } from './indexed-heap.js'
 import {
@@ -443,6 +449,13 @@ export class OwnerScheduler {
         if (event.type === 'invocation-failed' && typeof event.error !== 'string') {
           return new Rejection('invalid-event', 'error must be a string')
         }
+        if (
+          event.type === 'invocation-failed' &&
+          event.code !== undefined &&
+          !(FAILURE_CODES as readonly unknown[]).includes(event.code)
+        ) {
+          return new Rejection('invalid-event', `code must be one of ${FAILURE_CODES.join(', ')}`)
+        }
         return undefined
       }
       case 'invocation-withdrawn': {
@@ -529,7 +542,7 @@ export class OwnerScheduler {
       case 'invocation-failed':
         return this.#fail(
           this.#invocations.get(event.invocationId) as Invocation,
-          'function-error',
+          event.code ?? 'function-error',
           event.error,
           effects,
         )

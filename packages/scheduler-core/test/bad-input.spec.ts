@@ -65,6 +65,17 @@ describe('bad input is rejected and changes nothing', () => {
       'invalid-event',
     ],
     [
+      'failing with a code the core does not know',
+      raw({
+        type: 'invocation-failed',
+        invocationId: 'running',
+        attempt: 1,
+        error: 'x',
+        code: 'my-bad',
+      }),
+      'invalid-event',
+    ],
+    [
       'releasing an unknown invocation',
       raw({ type: 'invocation-released', invocationId: 'ghost', attempt: 1 }),
       'unknown-invocation',

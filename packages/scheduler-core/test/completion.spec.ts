@@ -47,6 +47,21 @@ describe('completion and failure', () => {
     expect(s.invocationState('a')).toBeUndefined()
   })
 
+  it('reports a network fault or a deadline as such, never as the function failing', () => {
+    for (const code of ['peer-unreachable', 'timeout'] as const) {
+      const s = makeScheduler()
+      submit(s, 0, 'a')
+      const effects = s.handle(
+        { type: 'invocation-failed', invocationId: 'a', attempt: 1, error: 'no answer', code },
+        1,
+      )
+      expect(effectsOf(effects, 'result')[0]).toMatchObject({
+        status: 'failed',
+        error: { code, message: 'no answer' },
+      })
+    }
+  })
+
   it('does not retry by default', () => {
     const s = makeScheduler()
     submit(s, 0, 'a')

@@ -2,7 +2,8 @@
  * The one way a scheduler's dispatch runs, wherever it is placed: acquire its lease from
  * the dispatcher (this peer's provider, or another peer's worker), then
  * - `busy`: nothing runs, and the scheduler is told to walk on (`refused`);
- * - a rejection: the dispatch can never run, and each invocation fails with its message;
+ * - a rejection: the dispatch can never run, and each invocation fails with its message
+ *   (as `peer-unreachable` or `timeout` when it says so, never as the function's fault);
  * - ready: each invocation runs on its slot, and its outcome is answered as it comes.
  * Every invocation has an abort controller from the start, so a `cancel` effect reaches it
  * whether it is being acquired or already running.
@@ -11,7 +12,7 @@ import type { SchedulerEvent } from '@chorus/scheduler-core'
 import { background } from '../background.js'
 import type { Logger } from '../observability/logger.js'
 import {
-  messageOf,
+  failedOutcome,
   runOnLease,
   type DispatchEffect,
   type Dispatcher,
@@ -74,6 +75,7 @@ export class DispatchRunner {
               invocationId: inv.id,
               attempt: inv.attempt,
               error: outcome.error,
+              ...(outcome.code === undefined ? {} : { code: outcome.code }),
             },
       )
     }
@@ -86,8 +88,8 @@ export class DispatchRunner {
             controllers.map((c) => c.signal),
           )
         } catch (err) {
-          const error = messageOf(err)
-          dispatch.invocations.forEach((_, i) => answer(i, { status: 'failed', error }))
+          const outcome = failedOutcome(err)
+          dispatch.invocations.forEach((_, i) => answer(i, outcome))
           return
         }
         if (lease.type === 'busy') {

@@ -4,8 +4,14 @@
  * answer the dispatch's invocations one by one. Every provider in `providers/` implements
  * it; the remote worker is a provider-like dispatcher of the same shape.
  */
-import type { DispatchedInvocation, FunctionSpec, SchedulerEffect } from '@chorus/scheduler-core'
+import type {
+  DispatchedInvocation,
+  FailureCode,
+  FunctionSpec,
+  SchedulerEffect,
+} from '@chorus/scheduler-core'
 import type { RunTrace } from '../choreography/index.js'
+import { ChorusError } from '../errors.js'
 
 export type DispatchEffect = Extract<SchedulerEffect, { type: 'dispatch' }>
 
@@ -42,7 +48,7 @@ export type ReadyLease = Extract<ProviderLease, { type: 'ready' }>
 /** How one invocation of a dispatch ended, as its scheduler (or a remote one) is told. */
 export type InvocationOutcome =
   | { readonly status: 'succeeded'; readonly output: unknown }
-  | { readonly status: 'failed'; readonly error: string }
+  | { readonly status: 'failed'; readonly error: string; readonly code?: FailureCode }
 
 /**
  * Where a dispatch runs, seen from the scheduler: it acquires the dispatch's lease, given
@@ -65,10 +71,32 @@ export async function runOnLease(
     const output = await lease.run(index, invocation.id, invocation.input, signal)
     return { status: 'succeeded', output }
   } catch (err) {
-    return { status: 'failed', error: messageOf(err) }
+    return failedOutcome(err)
   }
 }
 
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * The failed outcome of what `err` ended: a network fault (`peer-unreachable`) or a
+ * deadline (`timeout`) says so, so that a user's function is never reported as having
+ * failed for either; anything else is the function's (`function-error`, the default).
+ */
+export function failedOutcome(err: unknown): InvocationOutcome {
+  const error = messageOf(err)
+  if (err instanceof ChorusError && (err.code === 'peer-unreachable' || err.code === 'timeout')) {
+    return { status: 'failed', error, code: err.code }
+  }
+  return { status: 'failed', error }
+}
+
+/**
+ * Whether `err`, from sending a dispatch to another peer, proves nothing of it started
+ * there: the message never left (`details.sent === false`), or the worker refused it as it
+ * stops. Then the dispatch can walk on to another worker like a busy refusal.
+ */
+export function neverStarted(err: unknown): boolean {
+  return err instanceof ChorusError && (err.details?.sent === false || err.code === 'shutting-down')
 }

@@ -5,7 +5,8 @@
  * dispatch is answered the same way as a local one.
  */
 import type { ExecuteAnswer, RemoteWorkers } from './remote-worker.js'
-import { messageOf, type Dispatcher, type ProviderLease } from './provider.js'
+import { ChorusError } from '../errors.js'
+import { messageOf, neverStarted, type Dispatcher, type ProviderLease } from './provider.js'
 
 /** How long a remote dispatch may run when its provider gives no spec. */
 export const DEFAULT_REMOTE_TIMEOUT_MS = 60_000
@@ -15,8 +16,11 @@ export type RemoteDispatch = Pick<RemoteWorkers, 'dispatch'>
 
 /**
  * The dispatcher of (owner, provider)'s dispatches placed on other peers' workers;
- * `timeoutMs` is the function's own deadline. A worker that does not answer fails the
- * dispatch's invocations (delivery is at most once).
+ * `timeoutMs` is the function's own deadline. A dispatch that never reached the worker is
+ * refused like a busy one (the scheduler walks on); one that may have started there and got
+ * no answer fails its invocations as `peer-unreachable` (or `timeout`), never as the
+ * function's fault, and is not sent again unless the function allows retries (delivery is
+ * at most once by default).
  */
 export function remoteDispatcher(
   remote: RemoteDispatch | undefined,
@@ -31,7 +35,12 @@ export function remoteDispatcher(
       if (remote === undefined) throw new Error('this peer cannot dispatch to other peers')
       answer = await remote.dispatch(worker, owner, provider, dispatch, signals, timeoutMs(fn))
     } catch (err) {
-      throw new Error(`worker ${worker} did not answer: ${messageOf(err)}`, { cause: err })
+      const message = `worker ${worker} did not answer: ${messageOf(err)}`
+      // Nothing ran there: walk on to another worker, the attempt uncounted.
+      if (neverStarted(err)) return { type: 'busy', message }
+      const code =
+        err instanceof ChorusError && err.code === 'timeout' ? 'timeout' : 'peer-unreachable'
+      throw new ChorusError(code, message)
     }
     return answerLease(answer)
   }

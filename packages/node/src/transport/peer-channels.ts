@@ -111,8 +111,9 @@ class Channel {
   }
 
   write(frame: Frame): void {
-    if (this.closed)
-      throw new ChorusError('peer-unreachable', `channel to ${this.peerId} is closed`)
+    if (this.closed) {
+      throw new ChorusError('peer-unreachable', `channel to ${this.peerId} is closed`, NOT_SENT)
+    }
     // Frames written during one turn of the event loop leave in one send: under load this
     // saves a yamux frame, a Noise message and a syscall per frame.
     this.#outbox.push(encodeFrame(frame, this.maxFrameBytes))
@@ -233,6 +234,12 @@ class Channel {
 
 /** A batch is sent at once when it reaches this size, without waiting for the loop's turn. */
 const FLUSH_AT_BYTES = 64 * 1024
+
+/**
+ * The `details` of an error raised before a frame left this peer (no channel could be
+ * opened, or it was already closed): the remote saw nothing, so trying elsewhere is safe.
+ */
+export const NOT_SENT: Readonly<Record<string, unknown>> = Object.freeze({ sent: false })
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
   let size = 0
@@ -406,7 +413,11 @@ export class PeerChannels {
         signal: AbortSignal.timeout(Math.min(timeoutMs, 10_000)),
       })
     } catch (err) {
-      throw new ChorusError('peer-unreachable', `cannot reach ${peerId}: ${(err as Error).message}`)
+      throw new ChorusError(
+        'peer-unreachable',
+        `cannot reach ${peerId}: ${(err as Error).message}`,
+        NOT_SENT,
+      )
     }
     // Stopped while dialling: keep no channel that stop() would not close.
     if (!this.#started) {

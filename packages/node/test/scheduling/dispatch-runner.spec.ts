@@ -4,6 +4,7 @@
  */
 import type { SchedulerEvent } from '@chorus/scheduler-core'
 import { describe, expect, it } from 'vitest'
+import { ChorusError } from '../../src/errors.js'
 import { silentLogger } from '../../src/observability/logger.js'
 import { DispatchRunner, type DispatchAnswers } from '../../src/scheduling/dispatch-runner.js'
 import type { DispatchEffect, Dispatcher, ProviderLease } from '../../src/scheduling/provider.js'
@@ -129,6 +130,44 @@ describe('DispatchRunner', () => {
     ])
     expect(executed).toEqual([])
     expect(rec.refused).toEqual([])
+  })
+
+  it('fails as peer-unreachable, not as the function, when the worker could not be reached', async () => {
+    const { runner: r } = runner()
+    const fake = fakeDispatcher()
+    const rec = recorder()
+    r.run(secondAttempt(['a']), fake.dispatcher, rec.to, false)
+    fake.lease.reject(new ChorusError('peer-unreachable', 'worker w did not answer'))
+    await waitFor('the failure', () => rec.answered.length === 1)
+    expect(rec.answered).toEqual([
+      {
+        type: 'invocation-failed',
+        invocationId: 'i1',
+        attempt: 2,
+        error: 'worker w did not answer',
+        code: 'peer-unreachable',
+      },
+    ])
+  })
+
+  it('says a run that ended in a network fault or a deadline was one, and nothing else', async () => {
+    const { runner: r } = runner()
+    const fake = fakeDispatcher()
+    const rec = recorder()
+    r.run(secondAttempt(['a', 'b', 'c']), fake.dispatcher, rec.to, true)
+    fake.lease.resolve(fake.ready)
+    await waitFor('three runs', () => fake.runs.length === 3)
+    fake.runs[0]?.result.reject(new ChorusError('timeout', 'past 10 ms'))
+    fake.runs[1]?.result.reject(new ChorusError('peer-unreachable', 'gone'))
+    fake.runs[2]?.result.reject(new ChorusError('bad-request', 'the function said no'))
+    await waitFor('three answers', () => rec.answered.length === 3)
+    const codes = Object.fromEntries(
+      rec.answered.map((e) => [
+        e.type === 'invocation-failed' ? e.invocationId : '',
+        e.type === 'invocation-failed' ? (e.code ?? 'none') : '',
+      ]),
+    )
+    expect(codes).toEqual({ i1: 'timeout', i2: 'peer-unreachable', i3: 'none' })
   })
 
   it('counts no execution here for a dispatch that runs on another worker', async () => {

@@ -3,6 +3,7 @@
  * dispatch is answered like a local one.
  */
 import { describe, expect, it } from 'vitest'
+import { ChorusError } from '../../src/errors.js'
 import type { ProviderLease } from '../../src/scheduling/provider.js'
 import {
   answerLease,
@@ -10,6 +11,7 @@ import {
   type RemoteDispatch,
 } from '../../src/scheduling/remote-dispatcher.js'
 import type { ExecuteAnswer } from '../../src/scheduling/remote-worker.js'
+import { NOT_SENT } from '../../src/transport/peer-channels.js'
 import { dispatchOf } from './dispatch-of.js'
 
 const DISPATCH = dispatchOf([1, 2])
@@ -70,14 +72,31 @@ describe('remoteDispatcher', () => {
     })
   })
 
-  it('fails with the worker named when it does not answer, and without a remote at all', async () => {
+  it('fails as peer-unreachable, with the worker named, when it may have started and no answer came', async () => {
     const { remote } = fakeRemote(() => Promise.reject(new Error('stream reset')))
-    await expect(remoteDispatcher(remote, 'acme', 'mesh', () => 1)(DISPATCH, [])).rejects.toThrow(
-      'worker peer-w did not answer: stream reset',
-    )
+    const failure = remoteDispatcher(remote, 'acme', 'mesh', () => 1)(DISPATCH, [])
+    await expect(failure).rejects.toThrow('worker peer-w did not answer: stream reset')
+    await expect(failure).rejects.toMatchObject({ code: 'peer-unreachable' })
+    const late = fakeRemote(() => Promise.reject(new ChorusError('timeout', 'no answer in 1 ms')))
+    await expect(
+      remoteDispatcher(late.remote, 'acme', 'mesh', () => 1)(DISPATCH, []),
+    ).rejects.toMatchObject({ code: 'timeout' })
     await expect(
       remoteDispatcher(undefined, 'acme', 'mesh', () => 1)(DISPATCH, []),
     ).rejects.toThrow('worker peer-w did not answer: this peer cannot dispatch to other peers')
+  })
+
+  it('walks on, like a busy worker, when the dispatch never left or the worker is stopping', async () => {
+    for (const err of [
+      new ChorusError('peer-unreachable', 'cannot reach peer-w: dial failed', NOT_SENT),
+      new ChorusError('shutting-down', 'the peer is stopping'),
+    ]) {
+      const { remote } = fakeRemote(() => Promise.reject(err))
+      expect(await remoteDispatcher(remote, 'acme', 'mesh', () => 1)(DISPATCH, [])).toEqual({
+        type: 'busy',
+        message: `worker peer-w did not answer: ${err.message}`,
+      })
+    }
   })
 
   it('fails a run that has no outcome in the answer', async () => {

@@ -83,13 +83,22 @@ describe('PeerChannels', () => {
     await channels.stop()
   })
 
-  it('rejects a request on a channel that closed while it opened with peer-unreachable', async () => {
+  it('rejects a request on a channel that closed while it opened with peer-unreachable, never sent', async () => {
     const channels = new PeerChannels(fakeLibp2p(() => Promise.resolve(closingStream())))
     await channels.start()
     await expect(channels.request(await somePeerId(), 'status/1', {}, 1_000)).rejects.toMatchObject(
-      {
-        code: 'peer-unreachable',
-      },
+      { code: 'peer-unreachable', details: { sent: false } },
+    )
+    await channels.stop()
+  })
+
+  it('says a request to a peer it cannot dial was never sent', async () => {
+    const channels = new PeerChannels(
+      fakeLibp2p(() => Promise.reject(new Error('connection refused'))),
+    )
+    await channels.start()
+    await expect(channels.request(await somePeerId(), 'status/1', {}, 1_000)).rejects.toMatchObject(
+      { code: 'peer-unreachable', details: { sent: false } },
     )
     await channels.stop()
   })
