@@ -37,6 +37,8 @@ export interface SchedulerInfo {
   readonly capacity: number
   readonly pending: number
   readonly inflight: number
+  /** Function hosts it keeps warm on workers (its own schedulers only: not gossiped). */
+  readonly warmHosts?: number
 }
 
 export interface InvokeRequest {

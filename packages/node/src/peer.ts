@@ -26,6 +26,7 @@ import { declarePeerMetrics } from './observability/peer-metrics.js'
 import type { PeerApi } from './peer-api.js'
 import { RemoteWorkers } from './scheduling/remote-worker.js'
 import { SchedulerHost } from './scheduling/scheduler-host.js'
+import { WarmHostSync } from './scheduling/warm-host-sync.js'
 import * as provider from './scheduling/providers/index.js'
 import { loadOrCreateIdentity, readPreSharedKey } from './transport/identity.js'
 import { createLibp2pHost, type ChorusLibp2p } from './transport/libp2p-host.js'
@@ -127,29 +128,24 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   const pool: WorkerHostPool = new WorkerHostPool({
     memoryMb: config.workerMemoryMb,
     idleTtlMs: config.hostIdleMs,
+    onHostGone: (hostId, reason) => warmHosts.hostGone(hostId, reason),
     log: log.child({ component: 'function-host:pool' }),
   })
-  const providers = {
-    [provider.MESH_PROVIDER]: new provider.MeshProvider({
-      definitions,
-      pool,
-      bundleDir: join(config.dataDir, 'bundles'),
-      onColdStart: (fn) => metrics.coldStarts.inc(1, { fn }),
-    }),
-    [provider.HTTP_PROVIDER]: new provider.HttpProvider({ definitions }),
-    [provider.CHOREOGRAPHY_PROVIDER]: new provider.ChoreographyProvider({
-      definitions,
-      invokeStep: (owner, fn, input) => invokeStep(owner, fn, input),
-      now: () => Date.now(),
-      log: log.child({ component: 'scheduling:choreography' }),
-    }),
-  }
+  const providers = provider.peerProviders({
+    definitions,
+    pool,
+    bundleDir: join(config.dataDir, 'bundles'),
+    onColdStart: (fn) => metrics.coldStarts.inc(1, { fn }),
+    invokeStep: (owner, fn, input) => invokeStep(owner, fn, input),
+    log,
+  })
   const remote: RemoteWorkers = new RemoteWorkers({
     rpc: trackedRpc(channels, work),
     runtimes: providers,
     prepare: (owner, dispatch, from) =>
       catchUp.pullRevision(owner, dispatch.fn, dispatch.version, from),
     onExecute: (fn) => metrics.executions.inc(1, { fn }),
+    onDispatch: (hostId, from) => warmHosts.ranFor(hostId, from),
     log: log.child({ component: 'scheduling:remote' }),
   })
   const host: SchedulerHost = new SchedulerHost({
@@ -168,6 +164,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     onRefused: (worker) => metrics.refusals.inc(1, { worker }),
     onDeallocated: (key, guid, epoch) => directory.release({ key, guid, epoch, peerId: selfId }),
     onResultAfterHandover: (to, key, result) => handover.sendResult(to, key, result),
+    evictHost: (worker, hostId) => warmHosts.evict(worker, hostId),
     log: log.child({ component: 'scheduling:host' }),
   })
   const directory: mesh.DirectoryService = new mesh.DirectoryService({
@@ -187,6 +184,8 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     log,
   })
   const handover = new mesh.SchedulerHandover({ selfId, channels, directory, host, catchUp, log })
+  const hostLost = (guid: string, hostId: string) => host.hostLost(guid, hostId)
+  const warmHosts = new WarmHostSync({ selfId, channels, pool, hostLost, log })
   const router: mesh.Router = new mesh.Router({
     selfId,
     channels,
@@ -233,14 +232,14 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     metrics: registry,
     async start(): Promise<void> {
       // Answer the mesh's methods before it learns of this peer (membership announces it).
-      const parts = [channels, directory, handover, router, catchUp, membership, definitions]
-      for (const part of [...parts, bootstrap]) await part.start()
+      const parts = [channels, directory, handover, warmHosts, router, catchUp, membership]
+      for (const part of [...parts, definitions, bootstrap]) await part.start()
     },
     leave: () => leave.leave(),
     async stop(): Promise<void> {
       stopping = true
-      const first = [leave, bootstrap, router, handover, directory, catchUp, host, remote, pool]
-      for (const part of [...first, definitions, membership, channels]) {
+      const first = [leave, bootstrap, router, handover, warmHosts, directory, catchUp, host]
+      for (const part of [...first, remote, pool, definitions, membership, channels]) {
         await Promise.resolve()
           .then(() => part.stop())
           .catch((err: unknown) => log.warn({ err, part: part.constructor.name }, 'stop failed'))

@@ -35,6 +35,7 @@ export { DEFAULT_IDLE_TTL_MS, WorkerHostPool } from './worker-host-pool.js'
 export type {
   AcquireResult,
   BusyReason,
+  HostGoneReason,
   PooledHostStats,
   WorkerHostPoolInit,
   WorkerHostPoolStats,

@@ -5,6 +5,12 @@
  * when memory is needed — or answers `busy`, so that the scheduler can try the next worker
  * (late binding). Hosts idle for `idleTtlMs` are reaped; hosts that die leave the pool.
  *
+ * A scheduler that keeps its own table of warm hosts names the host it chose (`hostId`, a
+ * label unique in the mesh): the dispatch then runs on that host — started under that
+ * label if it is not here — never on another; the scheduler's evictions are carried out
+ * (`evict`), and the pool tells it (`onHostGone`) when a named host is reaped, exits or is
+ * evicted for memory, so that the scheduler's table stays the pool's truth.
+ *
  * @example
  * ```ts
  * const pool = new WorkerHostPool({ memoryMb: 2048 })
@@ -37,7 +43,12 @@ export interface WorkerHostPoolInit {
   /** A monotonic clock in ms, for idle times. Default `performance.now`. */
   readonly now?: () => number
   readonly log?: Logger
+  /** A named host left the pool on its own account (not by `evict` or `stop`). */
+  readonly onHostGone?: (hostId: string, reason: HostGoneReason) => void
 }
+
+/** Why a named host left the pool. */
+export type HostGoneReason = 'reaped' | 'exited' | 'evicted'
 
 export type BusyReason =
   /** Not enough memory, even after evicting every idle host. */
@@ -46,6 +57,8 @@ export type BusyReason =
   | 'too-large'
   /** The pool is stopping. */
   | 'stopped'
+  /** The named host has no free slot. */
+  | 'host-busy'
 
 export type AcquireResult =
   | { readonly type: 'acquired'; readonly host: FunctionHost; readonly cold: boolean }
@@ -53,6 +66,8 @@ export type AcquireResult =
 
 export interface PooledHostStats {
   readonly fnKey: string
+  /** The label its scheduler gave it, if one did. */
+  readonly hostId: string | undefined
   readonly pid: number | undefined
   readonly memoryMb: number
   /** Invocations holding it (acquired, not released yet). */
@@ -71,6 +86,7 @@ export interface WorkerHostPoolStats {
 
 interface Entry {
   readonly fnKey: string
+  readonly hostId: string | undefined
   readonly spec: FunctionHostSpec
   readonly abort: AbortController
   /** Settles when the cold start does; every awaiter handles its rejection. */
@@ -90,6 +106,7 @@ export class WorkerHostPool {
   readonly #now: () => number
   readonly #entries = new Set<Entry>()
   readonly #byHost = new Map<FunctionHost, Entry>()
+  readonly #byId = new Map<string, Entry>()
   readonly #stopping = new Set<Promise<void>>()
   /** Armed when the first idle host expires. */
   readonly #reaper = new DeadlineTimer(() => this.reap())
@@ -116,10 +133,12 @@ export class WorkerHostPool {
    * false`); otherwise a new host is cold-started, or one that is starting is joined (`cold:
    * true`). `busy` when the memory is not there even after evicting idle hosts. Rejects only
    * for a bad spec (`bad-request`) or a host that cannot start (`start-failed`, `init-failed`).
+   * With `hostId`, only the host of that name is used (or started under it).
    */
-  async acquire(fnKey: string, spec: FunctionHostSpec): Promise<AcquireResult> {
+  async acquire(fnKey: string, spec: FunctionHostSpec, hostId?: string): Promise<AcquireResult> {
     validateHostSpec(spec) // before its memoryMb decides anything
     if (this.#stopped) return busy('stopped', 'the worker is stopping')
+    if (hostId !== undefined) return this.#acquireNamed(fnKey, spec, hostId)
     const warm = this.#warm(fnKey)
     if (warm?.host !== undefined) {
       this.#lease(warm)
@@ -130,6 +149,36 @@ export class WorkerHostPool {
       this.#lease(starting)
       return this.#awaitStart(starting)
     }
+    return this.#coldStart(fnKey, spec, undefined)
+  }
+
+  /** The host its scheduler named: warm, joined while it starts, or started under the name. */
+  async #acquireNamed(
+    fnKey: string,
+    spec: FunctionHostSpec,
+    hostId: string,
+  ): Promise<AcquireResult> {
+    const named = this.#byId.get(hostId)
+    // A host that died (timed out, crashed) and is not forgotten yet is no host to run on.
+    const usable = named !== undefined && named.fnKey === fnKey && named.host?.alive !== false
+    if (named !== undefined && usable) {
+      if (named.leases >= named.spec.concurrency) {
+        return busy('host-busy', `host ${hostId} runs ${named.leases} of ${named.spec.concurrency}`)
+      }
+      this.#lease(named)
+      if (named.host !== undefined) return { type: 'acquired', host: named.host, cold: false }
+      return this.#awaitStart(named)
+    }
+    // A dead host, or a name reused for another version: the old one goes, the name is the new one's.
+    if (named !== undefined) this.#evictInBackground(named, 'replaced')
+    return this.#coldStart(fnKey, spec, hostId)
+  }
+
+  async #coldStart(
+    fnKey: string,
+    spec: FunctionHostSpec,
+    hostId: string | undefined,
+  ): Promise<AcquireResult> {
     if (spec.memoryMb > this.memoryMb) {
       return busy(
         'too-large',
@@ -143,7 +192,19 @@ export class WorkerHostPool {
         `${fnKey} needs ${spec.memoryMb} MB; ${this.memoryMb - this.usedMb} of ${this.memoryMb} MB are free and no idle host can make room`,
       )
     }
-    return this.#awaitStart(this.#start(fnKey, spec, evicted))
+    return this.#awaitStart(this.#start(fnKey, spec, evicted, hostId))
+  }
+
+  /**
+   * Stops the named host, as its scheduler decided (idle there, or room needed): unless an
+   * invocation holds it, which the scheduler will learn of when it is released and reaped.
+   * Returns whether it went.
+   */
+  evict(hostId: string): boolean {
+    const entry = this.#byId.get(hostId)
+    if (entry === undefined || entry.leases > 0) return false
+    this.#evictInBackground(entry, 'evicted by its scheduler')
+    return true
   }
 
   /** Gives back the slot `acquire` gave. The host stays warm, or leaves if it died. */
@@ -165,6 +226,7 @@ export class WorkerHostPool {
     for (const entry of [...this.#entries]) {
       if (entry.idleSince !== undefined && now - entry.idleSince >= this.idleTtlMs) {
         this.#evictInBackground(entry, 'reaped')
+        this.#gone(entry, 'reaped')
         reaped++
       }
     }
@@ -179,6 +241,7 @@ export class WorkerHostPool {
       usedMb: this.usedMb,
       hosts: [...this.#entries].map((entry) => ({
         fnKey: entry.fnKey,
+        hostId: entry.hostId,
         pid: entry.host?.pid,
         memoryMb: entry.spec.memoryMb,
         busy: entry.leases,
@@ -205,21 +268,23 @@ export class WorkerHostPool {
     await Promise.allSettled([...starts, ...this.#stopping])
   }
 
-  /** The most recently used live host of `fnKey` with a free slot. */
+  /** The most recently used live unnamed host of `fnKey` with a free slot. */
   #warm(fnKey: string): Entry | undefined {
     let best: Entry | undefined
     for (const entry of this.#entries) {
-      if (entry.fnKey !== fnKey || entry.host?.alive !== true) continue
+      if (entry.fnKey !== fnKey || entry.hostId !== undefined || entry.host?.alive !== true) {
+        continue
+      }
       if (entry.leases >= entry.spec.concurrency) continue
       if (best === undefined || entry.lastUsed > best.lastUsed) best = entry
     }
     return best
   }
 
-  /** A host of `fnKey` still cold-starting, with a slot left. */
+  /** An unnamed host of `fnKey` still cold-starting, with a slot left. */
   #starting(fnKey: string): Entry | undefined {
     for (const entry of this.#entries) {
-      if (entry.fnKey === fnKey && entry.host === undefined) {
+      if (entry.fnKey === fnKey && entry.hostId === undefined && entry.host === undefined) {
         if (entry.leases < entry.spec.concurrency) return entry
       }
     }
@@ -249,11 +314,19 @@ export class WorkerHostPool {
       free += entry.spec.memoryMb
     }
     if (free < needMb) return undefined
-    return victims.map((entry) => this.#evict(entry, 'evicted for memory'))
+    return victims.map((entry) => {
+      this.#gone(entry, 'evicted')
+      return this.#evict(entry, 'evicted for memory')
+    })
   }
 
   /** Reserves the memory now, starts once the evicted hosts are gone. */
-  #start(fnKey: string, spec: FunctionHostSpec, evicted: Promise<void>[]): Entry {
+  #start(
+    fnKey: string,
+    spec: FunctionHostSpec,
+    evicted: Promise<void>[],
+    hostId: string | undefined,
+  ): Entry {
     const abort = new AbortController()
     const start = async (): Promise<FunctionHost> => {
       await Promise.all(evicted)
@@ -261,11 +334,12 @@ export class WorkerHostPool {
     }
     const entry: Entry = {
       fnKey,
+      hostId,
       spec,
       abort,
       started: start()
         .catch((err: unknown) => {
-          this.#entries.delete(entry)
+          this.#forget(entry)
           throw err
         })
         .then((host) => {
@@ -287,6 +361,7 @@ export class WorkerHostPool {
       lastUsed: this.#now(),
     }
     this.#entries.add(entry)
+    if (hostId !== undefined) this.#byId.set(hostId, entry)
     return entry
   }
 
@@ -322,6 +397,7 @@ export class WorkerHostPool {
   #exited(entry: Entry, exit: HostExit): void {
     if (!this.#entries.has(entry)) return
     this.#forget(entry)
+    this.#gone(entry, 'exited')
     this.#init.log?.warn(
       { pid: entry.host?.pid, fn: entry.fnKey, exit: exit.message },
       'a function host is gone',
@@ -332,6 +408,21 @@ export class WorkerHostPool {
   #forget(entry: Entry): void {
     this.#entries.delete(entry)
     if (entry.host !== undefined) this.#byHost.delete(entry.host)
+    if (entry.hostId !== undefined && this.#byId.get(entry.hostId) === entry) {
+      this.#byId.delete(entry.hostId)
+    }
+  }
+
+  /** Tells the scheduler that named the host that it is gone (the pool's own decision). */
+  #gone(entry: Entry, reason: HostGoneReason): void {
+    if (entry.hostId === undefined || this.#stopped) return
+    const { onHostGone } = this.#init
+    if (onHostGone === undefined) return
+    try {
+      onHostGone(entry.hostId, reason)
+    } catch (err) {
+      this.#init.log?.error({ err, hostId: entry.hostId }, 'bug: onHostGone threw')
+    }
   }
 
   /** One timer, for the first idle host to expire. */

@@ -319,6 +319,10 @@ const SchedulerInfo = z
     capacity: z.number(),
     pending: z.number(),
     inflight: z.number(),
+    warmHosts: z
+      .number()
+      .optional()
+      .meta({ description: 'function hosts it keeps warm (schedulers of the peer asked only)' }),
   })
   .meta({ id: 'SchedulerInfo' })
 

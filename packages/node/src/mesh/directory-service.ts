@@ -190,8 +190,10 @@ export class DirectoryService {
   async commit(
     entry: { key: string; guid: string; epoch: number; peerId: string },
     timeoutMs: number,
+    /** A peer that is leaving: the key's directory is chosen as if it were gone already. */
+    leaving?: string,
   ): Promise<CommitOutcome> {
-    const directory = this.#directoryFor(entry.key)
+    const directory = this.#directoryFor(entry.key, leaving)
     if (directory === this.#init.members.selfId) {
       return this.#table.commit(entry.key, entry.guid, entry.epoch, entry.peerId)
     }
@@ -244,8 +246,12 @@ export class DirectoryService {
     )
   }
 
-  #directoryFor(key: string): string {
-    const directory = directoryPeerFor(key, this.#init.members.liveIds())
+  #directoryFor(key: string, leaving?: string): string {
+    const live = this.#init.members.liveIds()
+    const directory = directoryPeerFor(
+      key,
+      leaving === undefined ? live : live.filter((id) => id !== leaving),
+    )
     if (directory === undefined) throw new ChorusError('internal', 'no live members, not even self')
     return directory
   }

@@ -61,6 +61,7 @@ export const HANDOVER_MESSAGES = {
     queued: z.array(submitSchema).max(MAX_ENTRIES),
     running: z.array(id).max(MAX_ENTRIES),
     ledger: ledgerSnapshotSchema,
+    leaving: z.boolean().optional(),
   }),
   /** `scheduler.handover/1` answer: the epoch the successor holds it at. */
   handoverAnswer: z.object({ epoch: z.int().min(2) }),
@@ -152,8 +153,10 @@ export class SchedulerHandover {
     forward: (request: SubmitRequest) => Promise<InvocationView>,
   ): Promise<boolean> {
     const { host, channels } = this.#c
-    const pkg = host.beginHandover(key)
-    if (pkg === undefined) return false
+    const begun = host.beginHandover(key)
+    if (begun === undefined) return false
+    // Handovers happen as this peer leaves (migration will hand over without leaving).
+    const pkg: HandoverPackage = { ...begun, leaving: true }
     try {
       const answer = parseMessage(
         HANDOVER_MESSAGES.handoverAnswer,
@@ -199,9 +202,11 @@ export class SchedulerHandover {
         }
       }, 'unknown-function')
     }
+    // A leaving source may not be counted out here yet: commit where the others will look.
     const outcome = await directory.commit(
       { key: pkg.key, guid: pkg.guid, epoch: pkg.epoch, peerId: selfId },
       this.#timeoutMs,
+      pkg.leaving === true ? from : undefined,
     )
     if (!outcome.committed) {
       throw new ChorusError(

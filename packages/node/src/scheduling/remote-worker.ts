@@ -61,6 +61,8 @@ export interface RemoteWorkersInit {
    */
   readonly prepare?: (owner: string, dispatch: DispatchEffect, from: string) => Promise<void>
   readonly onExecute?: (fn: string) => void
+  /** A dispatch from `from`'s scheduler runs here on the host it names. */
+  readonly onDispatch?: (hostId: string, from: string) => void
   readonly log?: Logger
 }
 
@@ -155,6 +157,7 @@ export class RemoteWorkers {
     from: string,
   ): Promise<ExecuteAnswer> {
     await this.#init.prepare?.(owner, dispatch, from)
+    this.#init.onDispatch?.(dispatch.hostId, from)
     const lease = await runtime.acquire(owner, dispatch)
     if (lease.type === 'busy') return lease
     const outcomes = await Promise.all(
@@ -212,7 +215,7 @@ const executeRequestSchema = z.object({
     fn: z.string().min(1),
     version: z.string(),
     worker: z.string(),
-    hostId: z.string(),
+    hostId: z.string().min(1).max(300),
     coldStart: z.boolean(),
     overloaded: z.boolean(),
     invocations: z.array(dispatchedInvocationSchema).min(1).max(MAX_DISPATCH_INVOCATIONS),

@@ -40,6 +40,7 @@ import {
 import { ResultStore } from './result-store.js'
 import { SchedulerRegistry, type HostedScheduler } from './scheduler-registry.js'
 import { schedulerKey } from './scheduler-key.js'
+import { hostLabel } from './warm-host-sync.js'
 import { syncWorkers, type WorkerOffer } from './worker-sync.js'
 
 // What peer.ts and the providers have always imported from here.
@@ -84,6 +85,8 @@ export interface SchedulerHostInit {
    * here: its result belongs in the moved ledger there.
    */
   onResultAfterHandover?: (successor: string, key: string, result: LedgerResult) => void
+  /** A scheduler evicted its host named `label` on `worker`: stop it there. */
+  evictHost?: (worker: string, label: string) => void
 }
 
 /** A scheduler as it is handed to another peer: its identity, queue and ledger. */
@@ -98,6 +101,8 @@ export interface HandoverPackage {
   /** Running here: they finish here, and their results follow to the successor. */
   readonly running: readonly string[]
   readonly ledger: LedgerSnapshot
+  /** The source is leaving the mesh: the successor commits as if it were gone already. */
+  readonly leaving?: boolean
 }
 
 export interface SubmitRequest {
@@ -335,6 +340,7 @@ export class SchedulerHost {
         capacity: summary.capacity,
         pending: summary.pending.high + summary.pending.low,
         inflight: summary.inflight,
+        warmHosts: summary.warmHosts,
       }
     })
   }
@@ -574,10 +580,16 @@ export class SchedulerHost {
           break
         }
         case 'evict-host':
-          break // a provider's hosts are its own: the worker host pool reaps idle ones
+          this.#init.evictHost?.(effect.worker, hostLabel(hosted.guid, effect.hostId))
+          break
         case 'rejected':
-          // Late answers of cancelled attempts land here; anything else is a bug worth seeing.
-          if (effect.reason !== 'stale-attempt' && effect.reason !== 'unknown-invocation') {
+          // Late answers of cancelled attempts, and the loss of a host the scheduler had
+          // evicted already, land here; anything else is a bug worth seeing.
+          if (
+            effect.reason !== 'stale-attempt' &&
+            effect.reason !== 'unknown-invocation' &&
+            effect.reason !== 'unknown-host'
+          ) {
             this.#log.warn(
               { key: hosted.key, event: effect.event, reason: effect.reason },
               `the scheduler rejected ${effect.event}: ${effect.message}`,
@@ -589,9 +601,23 @@ export class SchedulerHost {
     if (hosted.draining) this.#maybeRemoveDrained(hosted)
   }
 
-  /** Runs a dispatch on this peer's provider, or sends it to another peer's worker. */
-  #dispatch(hosted: HostedScheduler, dispatch: DispatchEffect): void {
+  /**
+   * A host that scheduler `guid` named is gone from its worker (reaped, exited, evicted for
+   * memory): the scheduler hears `host-lost`, so it places on what the worker really has.
+   */
+  hostLost(guid: string, hostId: string): void {
+    for (const hosted of this.#registry.values()) {
+      if (hosted.guid === guid) this.#handle(hosted, { type: 'host-lost', hostId })
+    }
+  }
+
+  /**
+   * Runs a dispatch on this peer's provider, or sends it to another peer's worker, on the
+   * host it names, under the name that is unique in the mesh (`hostLabel`).
+   */
+  #dispatch(hosted: HostedScheduler, effect: DispatchEffect): void {
     const { owner, provider } = hosted
+    const dispatch = { ...effect, hostId: hostLabel(hosted.guid, effect.hostId) }
     const runtime = this.#providers.get(provider)
     const local = dispatch.worker === this.#init.selfId
     const dispatcher: Dispatcher = local

@@ -67,6 +67,10 @@ export const DEFINITIONS_METHODS = {
 export const WORKER_METHODS = {
   execute: 'execute/1',
   cancel: 'execute.cancel/1',
+  /** One-way, scheduler → worker: stop this named host (`scheduling/warm-host-sync.ts`). */
+  evictHost: 'worker.evict-host/1',
+  /** One-way, worker → scheduler: this named host left the pool. */
+  hostGone: 'worker.host-gone/1',
 } as const
 
 /** Every RPC method, as it travels in a frame's `m`. */

@@ -148,6 +148,79 @@ describe('WorkerHostPool', SLOW, () => {
     expect(acquired(await pool.acquire('crash@1', nodejs(CRASH))).host).not.toBe(host)
   })
 
+  describe('hosts named by their scheduler', () => {
+    it('runs a named dispatch on that host only, starting it under the name if it is not here', async () => {
+      const pool = makePool({ memoryMb: 512 })
+      const unnamed = acquired(await pool.acquire('n@1', nodejs(ECHO)))
+      pool.release(unnamed.host)
+      // A warm unnamed host of the same version is there, but the scheduler named another.
+      const named = acquired(await pool.acquire('n@1', nodejs(ECHO), 'g1/h1'))
+      expect(named.cold).toBe(true)
+      expect(named.host).not.toBe(unnamed.host)
+      pool.release(named.host)
+      const again = acquired(await pool.acquire('n@1', nodejs(ECHO), 'g1/h1'))
+      expect(again).toEqual({ type: 'acquired', host: named.host, cold: false })
+      // Its slot is taken (concurrency 1): the named host answers busy, not another host.
+      expect(await pool.acquire('n@1', nodejs(ECHO), 'g1/h1')).toMatchObject({
+        type: 'busy',
+        reason: 'host-busy',
+      })
+      // Unnamed acquires never take a named host.
+      pool.release(again.host)
+      const plain = acquired(await pool.acquire('n@1', nodejs(ECHO)))
+      expect(plain.host).toBe(unnamed.host)
+      expect(
+        pool
+          .stats()
+          .hosts.map((h) => h.hostId)
+          .sort(),
+      ).toEqual(['g1/h1', undefined])
+    })
+
+    it('carries out the eviction its scheduler decided, unless an invocation holds the host', async () => {
+      const gone: string[] = []
+      const pool = makePool({ memoryMb: 512, onHostGone: (id) => gone.push(id) })
+      const { host } = acquired(await pool.acquire('e@1', nodejs(ECHO), 'g1/h1'))
+      expect(pool.evict('g1/h1')).toBe(false)
+      pool.release(host)
+      expect(pool.evict('g1/h1')).toBe(true)
+      await host.exited
+      expect(pool.stats().hosts).toEqual([])
+      expect(pool.evict('g1/h1')).toBe(false)
+      // The scheduler decided it: it is not told again.
+      expect(gone).toEqual([])
+    })
+
+    it('tells the scheduler when a named host is reaped, exits, or is evicted for memory', async () => {
+      const gone: [string, string][] = []
+      let now = 0
+      const pool = makePool({
+        memoryMb: 256,
+        idleTtlMs: 1_000,
+        now: () => now,
+        onHostGone: (id, reason) => gone.push([id, reason]),
+      })
+      const reaped = acquired(await pool.acquire('r@1', nodejs(ECHO), 'g1/h1'))
+      pool.release(reaped.host)
+      now = 1_000
+      expect(pool.reap()).toBe(1)
+      expect(gone).toEqual([['g1/h1', 'reaped']])
+
+      const crashed = acquired(await pool.acquire('c@1', nodejs(CRASH), 'g1/h2'))
+      await rejection(crashed.host.run(null, { invocationId: 'c1', timeoutMs: 5_000 }))
+      pool.release(crashed.host)
+      await waitFor('the crash to be told', () => gone.length === 2)
+      expect(gone[1]).toEqual(['g1/h2', 'exited'])
+
+      const idle = acquired(await pool.acquire('a@1', nodejs(ECHO), 'g2/h1'))
+      pool.release(idle.host)
+      acquired(await pool.acquire('b@1', { ...nodejs(ECHO), memoryMb: 256 }, 'g2/h2'))
+      expect(gone[2]).toEqual(['g2/h1', 'evicted'])
+      await pool.stop()
+      expect(gone).toHaveLength(3)
+    })
+  })
+
   it('refuses a bad spec before it evicts anything', async () => {
     const pool = makePool({ memoryMb: 128 })
     const idle = acquired(await pool.acquire('idle@1', nodejs(ECHO)))

@@ -53,6 +53,9 @@ afterEach(() => {
   for (const stop of stops.splice(0)) stop()
 })
 
+/** Whom each commit was told is leaving (so not a directory any more). */
+const commitsExcluding: string[] = []
+
 function peer(self: string, wire: Wire, directory: DirectoryTable, refuseCommit = false) {
   const events: string[] = []
   const later: { handover?: SchedulerHandover } = {}
@@ -72,9 +75,9 @@ function peer(self: string, wire: Wire, directory: DirectoryTable, refuseCommit 
     selfId: self,
     channels: wire.channels(self),
     directory: {
-      commit: (entry) =>
+      commit: (entry, _timeoutMs, leaving) =>
         Promise.resolve(
-          refuseCommit
+          commitsExcluding.push(leaving ?? '-') && refuseCommit
             ? { committed: false as const, entry: directory.lookup(entry.key) }
             : directory.commit(entry.key, entry.guid, entry.epoch, entry.peerId),
         ),
@@ -117,7 +120,10 @@ describe('SchedulerHandover', () => {
     a.host.create(OWNER, 'builtin', entry.guid, entry.epoch)
     const { running } = fill(a.host)
 
+    commitsExcluding.length = 0
     expect(await a.handover.handOver(KEY, B, unused)).toBe(true)
+    // A hands over as it leaves: B commits at the directory chosen without A.
+    expect(commitsExcluding).toEqual([A])
     expect(directory.lookup(KEY)).toEqual({ key: KEY, guid: 'g1', peerId: B, epoch: 2 })
     expect(b.host.entries()).toEqual([{ key: KEY, guid: 'g1', epoch: 2 }])
     expect(a.host.has(KEY)).toBe(false)

@@ -90,7 +90,10 @@ export class MeshProvider implements ProviderRuntime {
     }
     const spec = await this.#hostSpec(key, def)
     const { pool } = this.#init
-    const got = await Promise.allSettled(dispatch.invocations.map(() => pool.acquire(key, spec)))
+    // The host the scheduler chose, by its name: its table of warm hosts is the pool's truth.
+    const got = await Promise.allSettled(
+      dispatch.invocations.map(() => pool.acquire(key, spec, dispatch.hostId)),
+    )
     const hosts: FunctionHost[] = []
     let busy: string | undefined
     let failure: unknown
