@@ -7,10 +7,14 @@
  * - `rendezvous.ts`: which member is a key's directory peer.
  * - `invocation-id.ts`: ids that name their scheduler, so they stay valid wherever it goes.
  * - `invocation-ledger.ts`: a scheduler's idempotency keys and results, which travel with it.
+ * - `location-cache.ts`: where responsibles were last found, expiring and bounded.
+ * - `route.ts`: one invocation's route (serve here, forward, become, back off, give up).
  * - `environment.ts`: the clock, timers, ids and rng the shells take as components.
  */
 export * from './directory-table.js'
 export * from './environment.js'
 export * from './invocation-id.js'
 export * from './invocation-ledger.js'
+export * from './location-cache.js'
 export * from './rendezvous.js'
+export * from './route.js'

@@ -37,6 +37,8 @@ import type { PeerChannels } from '../transport/peer-channels.js'
 import { ROUTER_METHODS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
 import type { DirectoryEntry } from '../core/directory-table.js'
+import { LocationCache } from '../core/location-cache.js'
+import { Route, type RouteError } from '../core/route.js'
 
 // ------------------------------------------------------------------ messages
 
@@ -131,25 +133,13 @@ export interface RouterComponents {
   readonly log?: Logger
 }
 
-/** Errors after which routing looks the responsible up again. */
-const RETRYABLE: readonly ChorusErrorCode[] = [
-  'not-responsible',
-  'stale-epoch',
-  'peer-unreachable',
-  'protocol-error',
-  // A peer that does not serve `invoke/1` (yet): answered `protocol-error` before methods
-  // had versions, and retried as such.
-  'unknown-method',
-  'unsupported-version',
-]
-
 export class Router {
   readonly #c: RouterComponents
   readonly #opts: Required<RouterInit>
   readonly #log: Logger
   readonly #bootId: string
   /** Where each key's responsible was last found. */
-  readonly #locations = new Map<string, DirectoryEntry>()
+  readonly #locations = new LocationCache()
   /** Invocations this peer accepted and sent on: where they went. */
   readonly #placedAt = new BoundedMap<string, string>(100_000)
   #nextInvocation = 0
@@ -285,59 +275,73 @@ export class Router {
     }
   }
 
-  /** Lookup-or-become, then serve here or forward to the responsible. */
+  /**
+   * Lookup-or-become, then serve here or forward to the responsible: the decisions are the
+   * pure `core/route.ts`'s; this carries out each step it answers.
+   */
   async route(body: ForwardedInvocation): Promise<InvocationView> {
     const { host, directory, channels, metrics, selfId, sleep, now } = this.#c
     const key = schedulerKey(body.owner, body.provider)
-    let lastError: ChorusError | undefined
-    for (let attempt = 0; attempt < this.#opts.attempts; attempt++) {
-      if (attempt > 0) await sleep(Math.min(200, 5 * 2 ** attempt))
-      if (host.has(key)) return this.#serveHere(key, body)
-      let target: DirectoryEntry
-      try {
-        target = this.#locations.get(key) ?? (await directory.claim(key, this.#opts.claimTimeoutMs))
-      } catch (err) {
-        lastError = asChorusError(err)
-        continue // the directory peer may be dying: membership will move the key
-      }
-      if (target.peerId === selfId) {
-        host.create(body.owner, body.provider, target.guid, target.epoch)
-        continue
-      }
-      try {
-        const timeout = body.wait
-          ? this.#opts.waitingForwardTimeoutMs
-          : this.#opts.queueingForwardTimeoutMs
-        const sent = now()
-        const answer = await channels.request(
-          target.peerId,
-          ROUTER_METHODS.invoke,
-          { ...body, epoch: target.epoch },
-          timeout,
-        )
-        metrics.forwards.inc()
-        metrics.forwardLatency.observe((now() - sent) / 1000)
-        const view = parseView(answer, `${ROUTER_METHODS.invoke} answer`)
-        if (view === null) throw new ChorusError('protocol-error', 'invoke/1 answered null')
-        if (body.wait && !isFinal(view)) {
-          // The responsible handed it off while we waited (it left): follow it by id.
-          lastError = new ChorusError('not-responsible', `${target.peerId} handed ${body.id} off`)
-          this.#locations.delete(key)
-          continue
+    const route = new Route(key, selfId, this.#locations, { attempts: this.#opts.attempts })
+    const facts = () => ({ hostsKey: host.has(key) })
+    let step = route.handle({ type: 'begin' }, now(), facts())
+    for (;;) {
+      switch (step.type) {
+        case 'serve-here':
+          return this.#serveHere(key, body)
+        case 'give-up':
+          throw new ChorusError(asCode(step.error.code), step.error.message)
+        case 'done':
+          throw new ChorusError('internal', `routing ${body.id} ended without an answer`)
+        case 'back-off':
+          await sleep(Math.max(0, step.until - now()))
+          step = route.handle({ type: 'backed-off' }, now(), facts())
+          break
+        case 'become':
+          host.create(body.owner, body.provider, step.entry.guid, step.entry.epoch)
+          step = route.handle({ type: 'created' }, now(), facts())
+          break
+        case 'ask-directory':
+          try {
+            const entry = await directory.claim(key, this.#opts.claimTimeoutMs)
+            step = route.handle({ type: 'directory-answered', entry }, now(), facts())
+          } catch (err) {
+            step = route.handle({ type: 'directory-failed', error: errorOf(err) }, now(), facts())
+          }
+          break
+        case 'forward': {
+          const target = step.entry
+          const timeout = body.wait
+            ? this.#opts.waitingForwardTimeoutMs
+            : this.#opts.queueingForwardTimeoutMs
+          const sent = now()
+          let view: InvocationView
+          try {
+            const answer = await channels.request(
+              target.peerId,
+              ROUTER_METHODS.invoke,
+              { ...body, epoch: target.epoch },
+              timeout,
+            )
+            metrics.forwards.inc()
+            metrics.forwardLatency.observe((now() - sent) / 1000)
+            const parsed = parseView(answer, `${ROUTER_METHODS.invoke} answer`)
+            if (parsed === null) throw new ChorusError('protocol-error', 'invoke/1 answered null')
+            view = parsed
+          } catch (err) {
+            step = route.handle({ type: 'forward-failed', error: errorOf(err) }, now(), facts())
+            break
+          }
+          const final = !body.wait || isFinal(view)
+          step = route.handle({ type: 'forwarded', final }, now(), facts())
+          if (step.type === 'done') {
+            this.#placedAt.set(body.id, target.peerId)
+            return view
+          }
+          break
         }
-        this.#locations.set(key, target)
-        this.#placedAt.set(body.id, target.peerId)
-        return view
-      } catch (err) {
-        lastError = asChorusError(err)
-        this.#locations.delete(key)
-        if (!RETRYABLE.includes(lastError.code)) throw lastError
       }
     }
-    throw new ChorusError(
-      'peer-unreachable',
-      `could not reach the responsible for ${key}: ${lastError?.message ?? 'no answer'}`,
-    )
   }
 
   /**
@@ -361,7 +365,7 @@ export class Router {
   /** Another scheduler won `key`: forward our queue to it and stop taking work for it. */
   mergeInto(key: string, winner: DirectoryEntry): void {
     this.#log.info({ key, guid: winner.guid, peer: winner.peerId }, 'merging into the winner')
-    this.#locations.set(key, winner)
+    this.#locations.learn(winner, this.#c.now())
     const [owner, provider] = splitKey(key)
     this.#c.host.drainInto(key, (request: SubmitRequest) =>
       this.route({ owner, provider, ...request, wait: true }),
@@ -370,9 +374,7 @@ export class Router {
 
   /** Membership changed: forget where responsibles were on peers no longer live. */
   membersChanged(): void {
-    for (const [key, entry] of this.#locations) {
-      if (!this.#c.membership.isLive(entry.peerId)) this.#locations.delete(key)
-    }
+    this.#locations.retainLive((peerId) => this.#c.membership.isLive(peerId))
   }
 
   async #serveHere(key: string, body: ForwardedInvocation): Promise<InvocationView> {
@@ -452,4 +454,14 @@ function parseForwarded(raw: unknown, method: string): ForwardedInvocation {
     throw new ChorusError('unknown-function', `no function ${body.fn}`)
   }
   return body
+}
+
+function errorOf(err: unknown): RouteError {
+  const e = asChorusError(err)
+  return { code: e.code, message: e.message }
+}
+
+/** A route's error code as a ChorusError's (it came from one, or is `peer-unreachable`). */
+function asCode(code: string): ChorusErrorCode {
+  return code as ChorusErrorCode
 }
