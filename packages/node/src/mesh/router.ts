@@ -39,6 +39,7 @@ import { parseMessage } from '../transport/rpc-message.js'
 import type { DirectoryEntry } from '../core/directory-table.js'
 import { LocationCache } from '../core/location-cache.js'
 import { Route, type RouteError } from '../core/route.js'
+import { answerMethods } from '../transport/answer-methods.js'
 
 // ------------------------------------------------------------------ messages
 
@@ -143,7 +144,7 @@ export class Router {
   /** Invocations this peer accepted and sent on: where they went. */
   readonly #placedAt = new BoundedMap<string, string>(100_000)
   #nextInvocation = 0
-  #started = false
+  #unanswer: (() => void) | undefined
 
   constructor(components: RouterComponents, init: RouterInit = {}) {
     this.#c = components
@@ -187,17 +188,12 @@ export class Router {
 
   /** Answers the router's methods. */
   start(): void {
-    if (this.#started) return
-    this.#started = true
-    for (const [method, handler] of Object.entries(this.#handlers)) {
-      this.#c.channels.handle(method, handler)
-    }
+    this.#unanswer ??= answerMethods(this.#c.channels, this.#handlers)
   }
 
   stop(): void {
-    if (!this.#started) return
-    this.#started = false
-    for (const method of Object.keys(this.#handlers)) this.#c.channels.unhandle(method)
+    this.#unanswer?.()
+    this.#unanswer = undefined
   }
 
   /** An invocation entering the mesh here: named by this peer, routed, counted. */

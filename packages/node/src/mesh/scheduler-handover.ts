@@ -20,6 +20,7 @@ import type { PeerChannels } from '../transport/peer-channels.js'
 import { HANDOVER_METHODS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
 import type { DirectoryService } from './directory-service.js'
+import { answerMethods, type MethodHandler } from '../transport/answer-methods.js'
 
 const id = z.string().min(1).max(600)
 const key = z.string().min(1).max(300)
@@ -100,7 +101,7 @@ export class SchedulerHandover {
   readonly #c: SchedulerHandoverComponents
   readonly #timeoutMs: number
   readonly #log: Logger
-  #started = false
+  #unanswer: (() => void) | undefined
 
   constructor(components: SchedulerHandoverComponents, init: SchedulerHandoverInit = {}) {
     this.#c = components
@@ -108,7 +109,7 @@ export class SchedulerHandover {
     this.#log = (components.log ?? silentLogger()).child({ component: 'mesh:handover' })
   }
 
-  readonly #handlers: Readonly<Record<string, (body: unknown, from: string) => unknown>> = {
+  readonly #handlers: Readonly<Record<string, MethodHandler>> = {
     [HANDOVER_METHODS.handover]: (body, from) =>
       this.#takeOver(
         parseMessage(
@@ -130,17 +131,12 @@ export class SchedulerHandover {
   }
 
   start(): void {
-    if (this.#started) return
-    this.#started = true
-    for (const [method, handler] of Object.entries(this.#handlers)) {
-      this.#c.channels.handle(method, handler)
-    }
+    this.#unanswer ??= answerMethods(this.#c.channels, this.#handlers)
   }
 
   stop(): void {
-    if (!this.#started) return
-    this.#started = false
-    for (const method of Object.keys(this.#handlers)) this.#c.channels.unhandle(method)
+    this.#unanswer?.()
+    this.#unanswer = undefined
   }
 
   /**

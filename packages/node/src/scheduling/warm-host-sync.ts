@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../observability/logger.js'
 import type { PeerChannels } from '../transport/peer-channels.js'
 import { WORKER_METHODS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
+import { answerMethods, type MethodHandler } from '../transport/answer-methods.js'
 
 /** Named hosts whose scheduler's peer is remembered, at most. */
 const SENDERS_KEPT = 10_000
@@ -60,14 +61,14 @@ export class WarmHostSync {
   readonly #log: Logger
   /** Named hosts here run for another peer's scheduler: label → that peer. */
   readonly #senders = new BoundedMap<string, string>(SENDERS_KEPT)
-  #started = false
+  #unanswer: (() => void) | undefined
 
   constructor(components: WarmHostSyncComponents) {
     this.#c = components
     this.#log = (components.log ?? silentLogger()).child({ component: 'scheduling:warm-hosts' })
   }
 
-  readonly #handlers: Readonly<Record<string, (body: unknown, from: string) => unknown>> = {
+  readonly #handlers: Readonly<Record<string, MethodHandler>> = {
     [WORKER_METHODS.evictHost]: (body) => {
       const { hostId } = parseMessage(WARM_HOST_MESSAGES.evictHost, body, WORKER_METHODS.evictHost)
       return this.#c.pool.evict(hostId)
@@ -80,17 +81,12 @@ export class WarmHostSync {
   }
 
   start(): void {
-    if (this.#started) return
-    this.#started = true
-    for (const [method, handler] of Object.entries(this.#handlers)) {
-      this.#c.channels.handle(method, handler)
-    }
+    this.#unanswer ??= answerMethods(this.#c.channels, this.#handlers)
   }
 
   stop(): void {
-    if (!this.#started) return
-    this.#started = false
-    for (const method of Object.keys(this.#handlers)) this.#c.channels.unhandle(method)
+    this.#unanswer?.()
+    this.#unanswer = undefined
   }
 
   /** A dispatch from `from`'s scheduler runs here on the host named `label`. */
