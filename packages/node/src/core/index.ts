@@ -4,6 +4,7 @@
  * feed it and carry out what it decides; the simulator runs it on a virtual clock.
  * - `directory-table.ts`: who is responsible for each key, claim-if-absent, and the one point
  *   where ownership of an existing scheduler moves, a compare-and-swap on (guid, epoch).
+ * - `directory-node.ts`: a peer in its role as directory (requests in, answer and effects out).
  * - `rendezvous.ts`: which member is a key's directory peer.
  * - `invocation-id.ts`: ids that name their scheduler, so they stay valid wherever it goes.
  * - `invocation-ledger.ts`: a scheduler's idempotency keys and results, which travel with it.
@@ -11,6 +12,7 @@
  * - `route.ts`: one invocation's route (serve here, forward, become, back off, give up).
  * - `environment.ts`: the clock, timers, ids and rng the shells take as components.
  */
+export * from './directory-node.js'
 export * from './directory-table.js'
 export * from './environment.js'
 export * from './invocation-id.js'

@@ -8,18 +8,13 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { background } from '../background.js'
-import {
-  DirectoryTable,
-  type CommitOutcome,
-  type DirectoryEntry,
-  type RegisterOutcome,
-} from '../core/directory-table.js'
+import { DirectoryNode, type DirectoryMembersView } from '../core/directory-node.js'
+import type { CommitOutcome, DirectoryEntry, RegisterOutcome } from '../core/directory-table.js'
 import { ChorusError } from '../errors.js'
 import { silentLogger, type Logger } from '../observability/logger.js'
 import type { PeerChannels } from '../transport/peer-channels.js'
 import { DIRECTORY_METHODS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
-import { directoryPeerFor } from '../core/rendezvous.js'
 
 /** A scheduler key, `owner/provider`. */
 const key = z.string().min(1).max(300)
@@ -86,12 +81,22 @@ export interface DirectoryServiceInit {
 export class DirectoryService {
   readonly #init: DirectoryServiceInit
   readonly #log: Logger
-  readonly #table = new DirectoryTable()
+  /** The pure directory role; its membership view reads the shell's at each call. */
+  readonly #node: DirectoryNode
+  readonly #view: DirectoryMembersView
   #timer: ReturnType<typeof setInterval> | undefined
 
   constructor(init: DirectoryServiceInit) {
     this.#init = init
     this.#log = (init.log ?? silentLogger()).child({ component: 'mesh:directory' })
+    const { members } = init
+    this.#view = {
+      get live() {
+        return members.liveIds()
+      },
+      isAlive: (peerId: string) => members.isAlive(peerId),
+    }
+    this.#node = new DirectoryNode(members.selfId, this.#view)
   }
 
   readonly #handlers: Readonly<Record<string, (body: unknown, from: string) => unknown>> = {
@@ -108,11 +113,11 @@ export class DirectoryService {
       this.#registerHere(parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.register)),
     [DIRECTORY_METHODS.release]: (body) => {
       const entry = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.release)
-      return this.#table.release(entry.key, entry.guid, entry.epoch)
+      return this.#node.handle({ type: 'release', entry }).answer
     },
     [DIRECTORY_METHODS.commit]: (body) => {
       const c = parseMessage(DIRECTORY_MESSAGES.commit, body, DIRECTORY_METHODS.commit)
-      return this.#table.commit(c.key, c.guid, c.epoch, c.peerId)
+      return this.#node.handle({ type: 'commit', ...c }).answer
     },
     [DIRECTORY_METHODS.lookup]: (body) => {
       const { key } = parseMessage(
@@ -121,7 +126,7 @@ export class DirectoryService {
         DIRECTORY_METHODS.lookup,
         'bad-request',
       )
-      return this.#table.lookup(key) ?? null
+      return this.#node.handle({ type: 'lookup', key }).answer ?? null
     },
     [DIRECTORY_METHODS.lost]: (body) => {
       const winner = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.lost)
@@ -157,7 +162,7 @@ export class DirectoryService {
 
   /** The entries this peer keeps as a directory peer. */
   entries(): DirectoryEntry[] {
-    return this.#table.entries()
+    return this.#node.entries()
   }
 
   /** Who is responsible for `key`; this peer itself if nobody was (lookup-or-become). */
@@ -173,7 +178,8 @@ export class DirectoryService {
   /** Who the key's directory peer names responsible, without becoming it; undefined if nobody. */
   async lookup(key: string, timeoutMs: number): Promise<DirectoryEntry | undefined> {
     const directory = this.#directoryFor(key)
-    if (directory === this.#init.members.selfId) return this.#table.lookup(key)
+    if (directory === this.#init.members.selfId)
+      return this.#node.handle({ type: 'lookup', key }).answer
     const answer = await this.#init.channels.request(
       directory,
       DIRECTORY_METHODS.lookup,
@@ -195,7 +201,7 @@ export class DirectoryService {
   ): Promise<CommitOutcome> {
     const directory = this.#directoryFor(entry.key, leaving)
     if (directory === this.#init.members.selfId) {
-      return this.#table.commit(entry.key, entry.guid, entry.epoch, entry.peerId)
+      return this.#node.handle({ type: 'commit', ...entry }).answer
     }
     return parseMessage(
       DIRECTORY_MESSAGES.commitOutcome,
@@ -208,7 +214,7 @@ export class DirectoryService {
   release(entry: DirectoryEntry): void {
     const directory = this.#directoryFor(entry.key)
     if (directory === this.#init.members.selfId) {
-      this.#table.release(entry.key, entry.guid, entry.epoch)
+      this.#node.handle({ type: 'release', entry })
       return
     }
     this.#init.channels
@@ -219,7 +225,7 @@ export class DirectoryService {
   /** Announces everything this peer hosts to its directory peers; resolves conflicts. */
   async reregister(): Promise<void> {
     const self = this.#init.members.selfId
-    this.#table.retain((key) => this.#directoryFor(key) === self)
+    this.#node.membersChanged(this.#view)
     await Promise.all(
       this.#init.hosted().map(async (h) => {
         const entry: DirectoryEntry = { key: h.key, guid: h.guid, epoch: h.epoch, peerId: self }
@@ -247,30 +253,23 @@ export class DirectoryService {
   }
 
   #directoryFor(key: string, leaving?: string): string {
-    const live = this.#init.members.liveIds()
-    const directory = directoryPeerFor(
-      key,
-      leaving === undefined ? live : live.filter((id) => id !== leaving),
-    )
+    const directory = this.#node.directoryFor(key, leaving)
     if (directory === undefined) throw new ChorusError('internal', 'no live members, not even self')
     return directory
   }
 
-  #claimHere(key: string, claimant: string): DirectoryEntry {
-    const { members } = this.#init
-    const guid = (this.#init.newGuid ?? randomUUID)()
-    return this.#table.claim(key, claimant, guid, (p) => members.isAlive(p)).entry
+  #claimHere(key: string, from: string): DirectoryEntry {
+    const newGuid = (this.#init.newGuid ?? randomUUID)()
+    return this.#node.handle({ type: 'claim', key, from, newGuid }).answer.entry
   }
 
   #registerHere(entry: DirectoryEntry): RegisterOutcome {
-    const { members, channels } = this.#init
-    const outcome = this.#table.register(entry, (p) => members.isAlive(p))
-    if (outcome.accepted && outcome.displaced) {
-      const loser = outcome.displaced.peerId
-      if (loser === members.selfId) this.#init.onLost(entry.key, entry)
-      else channels.send(loser, DIRECTORY_METHODS.lost, entry)
+    const { answer, effects } = this.#node.handle({ type: 'register', entry })
+    for (const { to, winner } of effects) {
+      if (to === this.#init.members.selfId) this.#init.onLost(winner.key, winner)
+      else this.#init.channels.send(to, DIRECTORY_METHODS.lost, winner)
     }
-    return outcome
+    return answer
   }
 }
 

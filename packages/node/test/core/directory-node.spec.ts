@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import { DirectoryNode } from '../../src/core/directory-node.js'
+import { rendezvousRanking } from '../../src/core/rendezvous.js'
+
+const PEERS = ['p1', 'p2', 'p3', 'p4']
+const view = (live: string[], dead: string[] = []) => ({
+  live,
+  isAlive: (p: string) => live.includes(p) && !dead.includes(p),
+})
+
+describe('DirectoryNode', () => {
+  it('claims with the GUID it is given, and answers lookups and commits', () => {
+    const node = new DirectoryNode('p1', view(PEERS))
+    const claimed = node.handle({ type: 'claim', key: 'a/mesh', from: 'p2', newGuid: 'g1' })
+    expect(claimed).toEqual({
+      answer: { created: true, entry: { key: 'a/mesh', guid: 'g1', peerId: 'p2', epoch: 1 } },
+      effects: [],
+    })
+    expect(node.handle({ type: 'lookup', key: 'a/mesh' }).answer).toMatchObject({ peerId: 'p2' })
+    const moved = node.handle({ type: 'commit', key: 'a/mesh', guid: 'g1', epoch: 1, peerId: 'p3' })
+    expect(moved.answer).toMatchObject({ committed: true, entry: { peerId: 'p3', epoch: 2 } })
+  })
+
+  it('tells the displaced responsible of a conflict that it lost, naming the winner', () => {
+    const node = new DirectoryNode('p1', view(PEERS))
+    node.handle({ type: 'register', entry: { key: 'k', guid: 'g-b', peerId: 'p2', epoch: 1 } })
+    const winner = { key: 'k', guid: 'g-a', peerId: 'p3', epoch: 1 }
+    const { answer, effects } = node.handle({ type: 'register', entry: winner })
+    expect(answer).toMatchObject({ accepted: true, entry: winner })
+    expect(effects).toEqual([{ type: 'tell-lost', to: 'p2', winner }])
+  })
+
+  it('counts a leaving peer out, and forgets the keys it is no longer the directory for', () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `owner-${i}/mesh`)
+    const node = new DirectoryNode('p1', view(PEERS))
+    for (const key of keys) {
+      node.handle({ type: 'claim', key, from: 'p2', newGuid: `g-${key}` })
+      const [first, second] = rendezvousRanking(key, PEERS)
+      expect(node.directoryFor(key)).toBe(first)
+      expect(node.directoryFor(key, first)).toBe(second)
+    }
+    node.membersChanged(view(['p1', 'p2', 'p3']))
+    const mine = keys.filter((k) => rendezvousRanking(k, ['p1', 'p2', 'p3'])[0] === 'p1')
+    expect(
+      node
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(mine.sort())
+    expect(mine.length).toBeGreaterThan(0)
+  })
+})
