@@ -18,6 +18,9 @@ const sched = (guid: string, extra: Partial<SchedulerLoad> = {}): SchedulerLoad 
   pending: 0,
   inflight: 0,
   epoch: 1,
+  arrivalRatePerSec: 0,
+  forwardedRatePerSec: 0,
+  migrating: false,
   ...extra,
 })
 
@@ -90,6 +93,23 @@ describe('LoadView expiry', () => {
     expect(view.expire(15_000)).toEqual(['a'])
     expect(view.size).toBe(0)
     expect(view.nextDeadline()).toBeUndefined()
+  })
+
+  it('judges the entries it holds by the expiry set later, as the mesh grows', () => {
+    const view = new LoadView({ expiryMs: 10_000 })
+    view.merge(summary('a', 1), 'a', 0)
+    view.merge(summary('b', 1), 'b', 6_000)
+    // The mesh grew: peers publish less often, so what was received stays longer.
+    view.expiryMs = 31_000
+    expect(view.nextDeadline()).toBe(31_000)
+    expect(view.expire(20_000)).toEqual([])
+    expect(view.ages(20_000)).toEqual([14_000, 20_000])
+    // And it shrank again.
+    view.expiryMs = 12_000
+    expect(view.expire(20_000)).toEqual(['a', 'b'])
+    expect(() => {
+      view.expiryMs = 0
+    }).toThrow(InvalidLoadViewConfigError)
   })
 
   it('still treats an old seq as stale after its entry expired (no replay)', () => {
@@ -181,6 +201,18 @@ describe('malformed summaries are rejected and change nothing', () => {
     ['a NaN inflight', summary('a', 1, { schedulers: [sched('g', { inflight: NaN })] })],
     ['a fractional capacity', summary('a', 1, { schedulers: [sched('g', { capacity: 0.5 })] })],
     ['a string epoch', { ...summary('a', 1), schedulers: [{ ...sched('g'), epoch: '1' }] }],
+    [
+      'a negative arrival rate',
+      summary('a', 1, { schedulers: [sched('g', { arrivalRatePerSec: -1 })] }),
+    ],
+    [
+      'an infinite forwarded rate',
+      summary('a', 1, { schedulers: [sched('g', { forwardedRatePerSec: Infinity })] }),
+    ],
+    [
+      'no migrating flag',
+      { ...summary('a', 1), schedulers: [{ ...sched('g'), migrating: undefined }] },
+    ],
     ['a duplicated guid', summary('a', 1, { schedulers: [sched('g'), sched('g')] })],
     ['an infinite free memory', summary('a', 1, { freeMemoryMb: Infinity })],
     ['a negative worker memory', summary('a', 1, { workerCapacityMb: -1 })],

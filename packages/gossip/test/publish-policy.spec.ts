@@ -17,6 +17,9 @@ const sched = (guid: string, pending = 10, inflight = 10, extra: Partial<Schedul
   pending,
   inflight,
   epoch: 1,
+  arrivalRatePerSec: 0,
+  forwardedRatePerSec: 0,
+  migrating: false,
   ...extra,
 })
 
@@ -51,6 +54,7 @@ describe('significantChange', () => {
     ['a scheduler appeared', load([sched('g1'), sched('g2'), sched('g3')]), /g3 appeared/],
     ['a scheduler went away', load([sched('g1')]), /g2 went away/],
     ['an epoch changed', load([sched('g1', 10, 10, { epoch: 2 }), sched('g2')]), /epoch/],
+    ['a move began', load([sched('g1', 10, 10, { migrating: true }), sched('g2')]), /migrating/],
     ['a capacity changed', load([sched('g1', 10, 10, { capacity: 5 }), sched('g2')]), /capacity/],
     ['pending +30%', load([sched('g1', 13), sched('g2')]), /pending 10 → 13/],
     ['pending −25%', load([sched('g1', 7.5), sched('g2')]), /pending/],

@@ -37,6 +37,12 @@ export interface SchedulerInfo {
   readonly capacity: number
   readonly pending: number
   readonly inflight: number
+  /** Requests arriving per second (exponentially weighted over ~10 s). */
+  readonly arrivalRatePerSec: number
+  /** The part of them other peers forwarded; the rest entered at the scheduler's peer. */
+  readonly forwardedRatePerSec: number
+  /** `migrating` while it is being handed to another peer. */
+  readonly state: 'active' | 'migrating'
   /** Function hosts it keeps warm on workers (its own schedulers only: not gossiped). */
   readonly warmHosts?: number
 }

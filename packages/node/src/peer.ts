@@ -108,7 +108,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
       definitions.peersChanged()
       host.workersChanged()
     },
-    localLoad: () => ({ schedulers: host.list(), workerMemoryMb: config.workerMemoryMb }),
+    localLoad: () => ({ schedulers: host.list(), worker: pool.load() }),
   })
   const definitions: DefinitionReplicator = definitionReplicator()({
     peerId: selfId,
@@ -128,14 +128,20 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   const pool: WorkerHostPool = new WorkerHostPool({
     memoryMb: config.workerMemoryMb,
     idleTtlMs: config.hostIdleMs,
-    onHostGone: (hostId, reason) => warmHosts.hostGone(hostId, reason),
+    onHostGone: (hostId, reason) => {
+      warmHosts.hostGone(hostId, reason)
+      membership.loadChanged()
+    },
     log: log.child({ component: 'function-host:pool' }),
   })
   const providers = provider.peerProviders({
     definitions,
     pool,
     bundleDir: join(config.dataDir, 'bundles'),
-    onColdStart: (fn) => metrics.coldStarts.inc(1, { fn }),
+    onColdStart: (fn) => {
+      metrics.coldStarts.inc(1, { fn })
+      membership.loadChanged()
+    },
     invokeStep: (owner, fn, input) => invokeStep(owner, fn, input),
     log,
   })
@@ -159,9 +165,11 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     placement: config.placement,
     schedulerIdleMs: config.schedulerIdleMs,
     now,
+    rng,
     emit: (event) => events.emit(event),
     onExecute: (fn) => metrics.executions.inc(1, { fn }),
     onRefused: (worker) => metrics.refusals.inc(1, { worker }),
+    onLoadChanged: () => membership.loadChanged(),
     onDeallocated: (key, guid, epoch) => directory.release({ key, guid, epoch, peerId: selfId }),
     onResultAfterHandover: (to, key, result) => handover.sendResult(to, key, result),
     evictHost: (worker, hostId) => warmHosts.evict(worker, hostId),

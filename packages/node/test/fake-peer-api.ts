@@ -111,6 +111,9 @@ export class FakePeerApi implements PeerApi {
       capacity: 32,
       pending: 0,
       inflight: 1,
+      arrivalRatePerSec: 2,
+      forwardedRatePerSec: 0,
+      state: 'active',
     },
     {
       guid: 'g-acme',
@@ -121,6 +124,9 @@ export class FakePeerApi implements PeerApi {
       capacity: 64,
       pending: 5,
       inflight: 10,
+      arrivalRatePerSec: 40,
+      forwardedRatePerSec: 12,
+      state: 'active',
     },
   ]
   readonly invocations = new Map<string, InvocationView>()

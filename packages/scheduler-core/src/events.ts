@@ -14,6 +14,11 @@ export interface InvocationRequest {
   readonly preemptible?: boolean
   /** Fails with `queue-timeout` if not dispatched within this long. Default: the config's. */
   readonly queueTimeoutMs?: number
+  /**
+   * It entered the mesh at another peer, which forwarded it here. Counted apart
+   * (`forwardedRatePerSec`): what a locality policy weighs against what is served locally.
+   */
+  readonly forwarded?: boolean
 }
 
 /** Everything that can happen to a scheduler. The shell feeds these in with the time. */

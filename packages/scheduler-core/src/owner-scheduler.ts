@@ -36,7 +36,7 @@ import {
   type PlacementDecision,
   type PlacementView,
 } from './placement.js'
-import type { Rng } from './rng.js'
+import { seededRng, type Rng } from './rng.js'
 import {
   SNAPSHOT_FORMAT,
   checkSnapshotShape,
@@ -199,6 +199,8 @@ export class OwnerScheduler {
   #hostSeq = 0
   #idleOrder = 0
   #arrivals: DecayedRate = { perMs: 0, at: 0 }
+  /** The arrivals forwarded from other peers. */
+  #forwardedArrivals: DecayedRate = { perMs: 0, at: 0 }
 
   readonly #functions = new Map<string, FunctionState>()
   readonly #invocations = new Map<string, Invocation>()
@@ -356,6 +358,7 @@ export class OwnerScheduler {
       pending: { high, low },
       oldestWaitMs: oldest === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - oldest),
       arrivalRatePerSec: decayRate(this.#arrivals, now).perMs * 1000,
+      forwardedRatePerSec: decayRate(this.#forwardedArrivals, now).perMs * 1000,
       warmHosts: this.#hosts.size,
       workers: { total: this.#workers.length, eligible: this.#eligibleCount },
     }
@@ -658,6 +661,8 @@ export class OwnerScheduler {
     }
     this.#invocations.set(inv.id, inv)
     this.#arrivals = recordArrival(this.#arrivals, this.#now)
+    if (request.forwarded === true)
+      this.#forwardedArrivals = recordArrival(this.#forwardedArrivals, this.#now)
     const group = fn.groups[priority]
     group.queue.pushBack(inv)
     group.live++
@@ -1181,6 +1186,8 @@ export class OwnerScheduler {
           idleOrder: this.#idleOrder,
         },
         arrivals: this.#arrivals,
+        forwardedArrivals: this.#forwardedArrivals,
+        rng: this.#rng.state?.(),
         capacity: this.#capacity,
         functions: [...this.#functions.values()].map((fn) => ({
           ...fn.spec,
@@ -1217,7 +1224,9 @@ export class OwnerScheduler {
     checkSnapshotShape(snapshot)
     let scheduler: OwnerScheduler
     try {
-      scheduler = new OwnerScheduler(snapshot.config, deps)
+      // The snapshot's rng continues where the snapshotted scheduler's was.
+      const rng = snapshot.rng === undefined ? deps.rng : seededRng(snapshot.rng)
+      scheduler = new OwnerScheduler(snapshot.config, { ...deps, rng })
     } catch (err) {
       throw new InvalidSnapshotError('config', err instanceof Error ? err.message : String(err))
     }
@@ -1238,6 +1247,8 @@ export class OwnerScheduler {
     this.#hostSeq = s.counters.hostSeq
     this.#idleOrder = s.counters.idleOrder
     this.#arrivals = { perMs: s.arrivals.perMs, at: s.arrivals.at }
+    const forwarded = s.forwardedArrivals ?? { perMs: 0, at: 0 }
+    this.#forwardedArrivals = { perMs: forwarded.perMs, at: forwarded.at }
     s.functions.forEach((spec, i) => {
       const resolved = resolveFunctionSpec(spec)
       if (typeof resolved === 'string') fail(`functions[${i}]`, resolved)

@@ -3,12 +3,16 @@ export interface Rng {
   next(): number
   /** An independent copy that continues from the current state, if the source can fork. */
   clone?(): Rng
+  /** The generator's whole state as a number, if it can be serialised: `seededRng(state)` continues it. */
+  state?(): number
 }
 
 /** A seeded, forkable generator (mulberry32): the same seed gives the same sequence. */
 export interface SeededRng extends Rng {
   /** An independent copy that continues from the current state. */
   clone(): SeededRng
+  /** The current state: `seededRng(rng.state())` continues exactly where this one is. */
+  state(): number
 }
 
 export function seededRng(seed: number): SeededRng {
@@ -23,6 +27,9 @@ export function seededRng(seed: number): SeededRng {
     },
     clone() {
       return seededRng(state)
+    },
+    state() {
+      return state
     },
   }
 }

@@ -38,6 +38,14 @@ export interface SchedulerSnapshot {
     readonly idleOrder: number
   }
   readonly arrivals: DecayedRate
+  /** The arrivals forwarded from other peers; absent in older snapshots (none then). */
+  readonly forwardedArrivals?: DecayedRate
+  /**
+   * The state of the scheduler's rng (`Rng.state()`), so a restored scheduler draws what this
+   * one would have drawn. Absent when the rng cannot be serialised, and in snapshots written
+   * before it was carried: such a restore draws from the rng it is given.
+   */
+  readonly rng?: number
   readonly functions: readonly FunctionSpec[]
   /** In stable position order. */
   readonly workers: readonly {
@@ -105,4 +113,20 @@ export function checkSnapshotShape(snapshot: SchedulerSnapshot): void {
   ) {
     throw new InvalidSnapshotError('arrivals', 'must be { perMs, at } with finite numbers')
   }
+  const forwarded = snapshot.forwardedArrivals as unknown as Record<string, unknown> | undefined
+  if (
+    forwarded !== undefined &&
+    (typeof forwarded !== 'object' ||
+      forwarded === null ||
+      !Number.isFinite(forwarded.perMs) ||
+      !Number.isFinite(forwarded.at))
+  ) {
+    throw new InvalidSnapshotError('forwardedArrivals', 'must be { perMs, at } with finite numbers')
+  }
+  const rng: unknown = snapshot.rng
+  if (
+    rng !== undefined &&
+    !(Number.isInteger(rng) && (rng as number) >= 0 && (rng as number) < 2 ** 32)
+  )
+    throw new InvalidSnapshotError('rng', 'must be an unsigned 32-bit integer')
 }

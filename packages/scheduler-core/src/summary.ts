@@ -10,6 +10,8 @@ export interface SchedulerSummary {
   readonly oldestWaitMs: number
   /** Submissions per second, exponentially weighted over about ARRIVAL_RATE_WINDOW_MS. */
   readonly arrivalRatePerSec: number
+  /** The part of `arrivalRatePerSec` forwarded by other peers (the rest entered here). */
+  readonly forwardedRatePerSec: number
   readonly warmHosts: number
   readonly workers: { readonly total: number; readonly eligible: number }
 }

@@ -46,6 +46,7 @@ export function submit(
     preemptible?: boolean
     queueTimeoutMs?: number
     input?: unknown
+    forwarded?: boolean
   } = {},
 ): SchedulerEffect[] {
   return s.handle(

@@ -225,9 +225,11 @@ describe('snapshot and restore', () => {
             const event = tracker.eventFor(step)
             if (event) tracker.observe(original.handle(event, tracker.now))
           }
-          // Through JSON text, as migration will carry it.
+          // Through JSON text, as migration will carry it, into a scheduler given a fresh rng
+          // of another seed: the snapshot's rng state is what makes it draw the same.
           const snapshot = JSON.parse(JSON.stringify(original.snapshot())) as SchedulerSnapshot
-          const restored = OwnerScheduler.restore(snapshot, { rng: rng.clone() })
+          expect(snapshot.rng).toBe(rng.state())
+          const restored = OwnerScheduler.restore(snapshot, { rng: seededRng(seed + 1) })
           expect(restored.snapshot()).toEqual(original.snapshot())
           for (const step of after) {
             const event = tracker.eventFor(step)
@@ -302,6 +304,15 @@ describe('snapshot and restore', () => {
     expect(effects.map((e) => e.type)).toEqual(['result', 'dispatch'])
   })
 
+  it('restores a snapshot without rng state (written before it was carried) onto the given rng', () => {
+    const s = makeScheduler({ capacity: 1 })
+    submit(s, 0, 'a')
+    const older: SchedulerSnapshot = { ...s.snapshot(), rng: undefined }
+    const given = seededRng(7)
+    const restored = OwnerScheduler.restore(older, { rng: given })
+    expect(restored.snapshot().rng).toBe(given.state())
+  })
+
   it('refuses malformed snapshots with the path of the problem', () => {
     const good = makeScheduler({ capacity: 1 })
     submit(good, 0, 'a')
@@ -323,6 +334,8 @@ describe('snapshot and restore', () => {
       ],
       ['workers[0].health', { ...base, workers: [{ ...base.workers[0], health: 'meh' }] }],
       ['hosts[0].worker', { ...base, hosts: [{ ...base.hosts[0], worker: 'ghost' }] }],
+      ['rng', { ...base, rng: -1 }],
+      ['rng', { ...base, rng: 2 ** 32 }],
     ]
     for (const [path, snapshot] of broken) {
       let error: unknown

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ARRIVAL_RATE_WINDOW_MS } from '../src/index.js'
+import { ARRIVAL_RATE_WINDOW_MS, OwnerScheduler } from '../src/index.js'
+import { seededRng } from '../src/testing.js'
 import { makeScheduler, submit } from './helpers.js'
 
 describe('summary', () => {
@@ -36,5 +37,15 @@ describe('summary', () => {
     // After a long quiet spell it falls towards zero.
     const quiet = s.summary(30_000 + 5 * ARRIVAL_RATE_WINDOW_MS).arrivalRatePerSec
     expect(quiet).toBeLessThan(busy / 100)
+  })
+
+  it('counts the arrivals forwarded by other peers apart, and carries them through a snapshot', () => {
+    const s = makeScheduler({ capacity: 0 })
+    // 100 per second for 30 s, every fourth one forwarded from another peer.
+    for (let i = 0; i < 3000; i++) submit(s, i * 10, `i${i}`, { forwarded: i % 4 === 0 })
+    const { arrivalRatePerSec, forwardedRatePerSec } = s.summary(30_000)
+    expect(forwardedRatePerSec / arrivalRatePerSec).toBeCloseTo(0.25, 2)
+    const restored = OwnerScheduler.restore(s.snapshot(), { rng: seededRng(1) })
+    expect(restored.summary(31_000)).toEqual(s.summary(31_000))
   })
 })

@@ -23,6 +23,12 @@ export interface SchedulerLoad {
   readonly inflight: number
   /** Ownership epoch (fencing): a higher epoch supersedes a lower one for the same guid. */
   readonly epoch: number
+  /** Requests arriving per second (exponentially weighted over ~10 s). */
+  readonly arrivalRatePerSec: number
+  /** The part of them forwarded by other peers; the rest entered at the hosting peer. */
+  readonly forwardedRatePerSec: number
+  /** Being handed to another peer: it cannot be claimed by anyone else meanwhile. */
+  readonly migrating: boolean
 }
 
 /** One peer's load, as it publishes it. */
@@ -76,6 +82,10 @@ function checkScheduler(s: unknown, at: string): string | undefined {
   for (const key of ['capacity', 'pending', 'inflight', 'epoch'] as const) {
     if (!isCount(x[key])) return `${at}.${key} must be a non-negative integer`
   }
+  for (const key of ['arrivalRatePerSec', 'forwardedRatePerSec'] as const) {
+    if (!isAmount(x[key])) return `${at}.${key} must be a non-negative number`
+  }
+  if (typeof x.migrating !== 'boolean') return `${at}.migrating must be a boolean`
   return undefined
 }
 
@@ -125,6 +135,9 @@ export function normalizeLoadSummary(s: LoadSummary): LoadSummary {
       pending: x.pending,
       inflight: x.inflight,
       epoch: x.epoch,
+      arrivalRatePerSec: x.arrivalRatePerSec,
+      forwardedRatePerSec: x.forwardedRatePerSec,
+      migrating: x.migrating,
     })),
     workerCapacityMb: s.workerCapacityMb,
     freeMemoryMb: s.freeMemoryMb,

@@ -2,6 +2,10 @@
  * Each peer's local view of the others' load: the newest summary per origin, forgotten after
  * `expiryMs` without news, and an index of who hosts which scheduler as gossip tells it. Pure:
  * the time is an argument, nothing is read or sent.
+ *
+ * The expiry follows the mesh: peers publish less often as it grows (`publishIntervals`), so
+ * the shell sets `expiryMs` to `suggestedExpiryMs(alive)` as membership changes, and every
+ * entry, old or new, is judged by the current expiry: none expires before its successor is due.
  */
 import { IndexedHeap } from '@chorus/scheduler-core'
 import {
@@ -64,10 +68,6 @@ export interface HandledLoadSummary {
 
 const RECENT_KEPT = 256
 
-interface Entry extends LoadEntry {
-  readonly expiresAt: number
-}
-
 function pairKey(owner: string, provider: string): string {
   return JSON.stringify([owner, provider])
 }
@@ -82,24 +82,23 @@ export class InvalidLoadViewConfigError extends Error {
 }
 
 export class LoadView {
-  readonly #expiryMs: number
+  #expiryMs: number
   readonly #dimensionality: number
   readonly #maxOrigins: number
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries = new Map<string, LoadEntry>()
   /** Highest seq seen per origin, kept after the entry expires so replays stay stale. */
   readonly #highWater = new Map<string, number>()
   /** (owner, provider) → peers claiming a scheduler for it. */
   readonly #byPair = new Map<string, Set<string>>()
   /** guid → peers claiming it. */
   readonly #byGuid = new Map<string, Set<string>>()
-  readonly #expiries = new IndexedHeap<Entry>((a, b) => a.expiresAt < b.expiresAt)
+  /** Oldest first: with one expiry for all, the oldest entry is the next to expire. */
+  readonly #byAge = new IndexedHeap<LoadEntry>((a, b) => a.receivedAt < b.receivedAt)
   readonly #recent: HandledLoadSummary[] = []
 
   constructor(config: LoadViewConfig = {}) {
     const c = { ...LOAD_VIEW_DEFAULTS, ...config }
-    if (!(c.expiryMs > 0) || !Number.isFinite(c.expiryMs)) {
-      throw new InvalidLoadViewConfigError('expiryMs must be a positive number')
-    }
+    checkExpiry(c.expiryMs)
     if (!Number.isInteger(c.dimensionality) || c.dimensionality < 1) {
       throw new InvalidLoadViewConfigError('dimensionality must be a positive integer')
     }
@@ -113,6 +112,24 @@ export class LoadView {
 
   get expiryMs(): number {
     return this.#expiryMs
+  }
+
+  /** Judges every entry, those held already too, by `expiryMs` from now on. */
+  set expiryMs(ms: number) {
+    checkExpiry(ms)
+    this.#expiryMs = ms
+  }
+
+  /**
+   * How old the live entries are at `now` (ms since each arrived), youngest first: what the
+   * simulator reports as the age of what a peer decides with.
+   */
+  ages(now: number): number[] {
+    const ages: number[] = []
+    for (const e of this.#entries.values()) {
+      if (!this.#expired(e, now)) ages.push(now - e.receivedAt)
+    }
+    return ages.sort((a, b) => a - b)
   }
 
   /** Peers with a live summary. */
@@ -140,8 +157,8 @@ export class LoadView {
   expire(now: number): string[] {
     const gone: string[] = []
     for (;;) {
-      const next = this.#expiries.peek()
-      if (!next || next.expiresAt > now) return gone
+      const next = this.#byAge.peek()
+      if (!next || !this.#expired(next, now)) return gone
       this.#drop(next.summary.peerId)
       gone.push(next.summary.peerId)
     }
@@ -149,7 +166,8 @@ export class LoadView {
 
   /** When the next summary expires, if any: call `expire(t)` then. */
   nextDeadline(): number | undefined {
-    return this.#expiries.peek()?.expiresAt
+    const oldest = this.#byAge.peek()
+    return oldest === undefined ? undefined : oldest.receivedAt + this.#expiryMs
   }
 
   /** Forgets a peer at once (membership says it died or left). Its seq stays remembered. */
@@ -162,7 +180,7 @@ export class LoadView {
   /** The peer's summary; given `now`, not one that has expired by then (even before `expire`). */
   get(peerId: string, now?: number): LoadEntry | undefined {
     const entry = this.#entries.get(peerId)
-    if (!entry || (now !== undefined && entry.expiresAt <= now)) return undefined
+    if (!entry || (now !== undefined && this.#expired(entry, now))) return undefined
     return { summary: entry.summary, receivedAt: entry.receivedAt }
   }
 
@@ -170,7 +188,7 @@ export class LoadView {
   entries(now?: number): LoadEntry[] {
     const out: LoadEntry[] = []
     for (const e of this.#entries.values()) {
-      if (now === undefined || e.expiresAt > now) {
+      if (now === undefined || !this.#expired(e, now)) {
         out.push({ summary: e.summary, receivedAt: e.receivedAt })
       }
     }
@@ -187,7 +205,7 @@ export class LoadView {
     if (!peers) return []
     const claims: SchedulerClaim[] = []
     for (const peerId of peers) {
-      const entry = this.#entries.get(peerId) as Entry
+      const entry = this.#entries.get(peerId) as LoadEntry
       for (const s of entry.summary.schedulers) {
         if (s.owner === owner && s.provider === provider) {
           claims.push({ ...s, peerId, receivedAt: entry.receivedAt })
@@ -203,7 +221,7 @@ export class LoadView {
     if (!peers) return []
     const claims: SchedulerClaim[] = []
     for (const peerId of peers) {
-      const entry = this.#entries.get(peerId) as Entry
+      const entry = this.#entries.get(peerId) as LoadEntry
       const s = entry.summary.schedulers.find((x) => x.guid === guid)
       if (s) claims.push({ ...s, peerId, receivedAt: entry.receivedAt })
     }
@@ -244,13 +262,9 @@ export class LoadView {
     }
     const previous = this.#entries.get(s.peerId)
     if (previous) this.#drop(s.peerId)
-    const entry: Entry = {
-      summary: normalizeLoadSummary(s),
-      receivedAt: now,
-      expiresAt: now + this.#expiryMs,
-    }
+    const entry: LoadEntry = { summary: normalizeLoadSummary(s), receivedAt: now }
     this.#entries.set(s.peerId, entry)
-    this.#expiries.push(entry)
+    this.#byAge.push(entry)
     for (const x of entry.summary.schedulers) {
       addTo(this.#byPair, pairKey(x.owner, x.provider), s.peerId)
       addTo(this.#byGuid, x.guid, s.peerId)
@@ -274,16 +288,26 @@ export class LoadView {
     const entry = this.#entries.get(peerId)
     if (!entry) return
     this.#entries.delete(peerId)
-    this.#expiries.remove(entry)
+    this.#byAge.remove(entry)
     for (const x of entry.summary.schedulers) {
       removeFrom(this.#byPair, pairKey(x.owner, x.provider), peerId)
       removeFrom(this.#byGuid, x.guid, peerId)
     }
   }
 
+  #expired(entry: LoadEntry, now: number): boolean {
+    return entry.receivedAt + this.#expiryMs <= now
+  }
+
   #remember(entry: HandledLoadSummary): void {
     if (this.#recent.length === RECENT_KEPT) this.#recent.shift()
     this.#recent.push(entry)
+  }
+}
+
+function checkExpiry(ms: number): void {
+  if (!(ms > 0) || !Number.isFinite(ms)) {
+    throw new InvalidLoadViewConfigError('expiryMs must be a positive number')
   }
 }
 

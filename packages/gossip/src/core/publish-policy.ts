@@ -9,8 +9,8 @@
  *   at or below `meshRatePerSec` (20/s) means an interval of at least (n − 1)/20 s:
  *   0.95 s at 20 peers, 5 s at 101. When the budget interval exceeds `maxIntervalMs`, the
  *   budget wins and the view's expiry must grow with it (`suggestedExpiryMs`).
- * - Sooner on a significant change — a scheduler appeared or went, an epoch or capacity
- *   changed, pending or in-flight moved by ≥ 25% (of at least 1), free memory moved by ≥ 25%
+ * - Sooner on a significant change — a scheduler appeared or went, an epoch, capacity or
+ *   migrating flag changed, pending or in-flight moved by ≥ 25% (of at least 1), free memory moved by ≥ 25%
  *   of the worker's memory — but never sooner than `minIntervalMs` (250 ms) nor the budget.
  */
 import type { LoadSummary } from './load-summary.js'
@@ -109,6 +109,8 @@ export function significantChange(
     if (p.epoch !== s.epoch) return `scheduler ${s.guid} epoch ${p.epoch} → ${s.epoch}`
     if (p.capacity !== s.capacity)
       return `scheduler ${s.guid} capacity ${p.capacity} → ${s.capacity}`
+    if (p.migrating !== s.migrating)
+      return `scheduler ${s.guid} ${s.migrating ? 'began' : 'ended'} migrating`
     if (moved(p.pending, s.pending, threshold)) {
       return `scheduler ${s.guid} pending ${p.pending} → ${s.pending}`
     }

@@ -11,6 +11,7 @@
  * - `location-cache.ts`: where responsibles were last found, expiring and bounded.
  * - `route.ts`: one invocation's route (serve here, forward, become, back off, give up).
  * - `environment.ts`: the clock, timers, ids and rng the shells take as components.
+ * - `virtual-time.ts`: a virtual clock and timers for tests and the simulator.
  */
 export * from './directory-node.js'
 export * from './directory-table.js'
@@ -20,3 +21,4 @@ export * from './invocation-ledger.js'
 export * from './location-cache.js'
 export * from './rendezvous.js'
 export * from './route.js'
+export * from './virtual-time.js'

@@ -234,6 +234,17 @@ export class WorkerHostPool {
     return reaped
   }
 
+  /** What the worker holds, in the three numbers its load summary publishes. */
+  load(): { capacityMb: number; freeMb: number; warmHosts: number } {
+    let usedMb = 0
+    let warmHosts = 0
+    for (const entry of this.#entries) {
+      usedMb += entry.spec.memoryMb
+      if (entry.host !== undefined) warmHosts++
+    }
+    return { capacityMb: this.memoryMb, freeMb: Math.max(0, this.memoryMb - usedMb), warmHosts }
+  }
+
   stats(): WorkerHostPoolStats {
     const now = this.#now()
     return {

@@ -319,6 +319,15 @@ const SchedulerInfo = z
     capacity: z.number(),
     pending: z.number(),
     inflight: z.number(),
+    arrivalRatePerSec: z
+      .number()
+      .meta({ description: 'requests per second, exponentially weighted over ~10 s' }),
+    forwardedRatePerSec: z
+      .number()
+      .meta({ description: 'the part of them forwarded by other peers' }),
+    state: z
+      .enum(['active', 'migrating'])
+      .meta({ description: 'migrating while it is being handed to another peer' }),
     warmHosts: z
       .number()
       .optional()

@@ -1,5 +1,6 @@
 /**
- * The mesh: who is in it (SWIM membership and load gossip, `mesh-membership.ts`), who is
+ * The mesh: who is in it (SWIM membership and load gossip, `mesh-membership.ts`, publishing
+ * through `load-publisher.ts`), who is
  * responsible for each owner's scheduler (the directory over rendezvous hashing,
  * `directory-service.ts`), how an invocation reaches its responsible (`router.ts`), how a
  * peer joins (`bootstrap.ts`) and leaves gracefully (`graceful-leave.ts`), handing each
@@ -20,6 +21,7 @@ export {
 } from './graceful-leave.js'
 export { HANDOVER_MESSAGES, SchedulerHandover } from './scheduler-handover.js'
 export { MeshMembership, SWIM_MESSAGES, type MeshMembershipInit } from './mesh-membership.js'
+export { LoadPublisher, schedulerLoad, type LocalLoad, type WorkerLoad } from './load-publisher.js'
 export {
   ROUTER_MESSAGES,
   Router,

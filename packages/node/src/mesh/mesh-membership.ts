@@ -12,14 +12,10 @@ import { performance } from 'node:perf_hooks'
 import {
   LoadView,
   Membership,
-  PUBLISH_POLICY_DEFAULTS,
   VivaldiClient,
-  decidePublish,
-  type LoadSummary,
   type MemberUpdate,
   type MembershipEffect,
   type MembershipEvent,
-  type PublishedLoad,
 } from '@chorus/gossip'
 import type { Message } from '@libp2p/gossipsub'
 import type { IdentifyResult } from '@libp2p/interface'
@@ -36,6 +32,8 @@ import type { PeerChannels } from '../transport/peer-channels.js'
 import { RPC_PROTOCOL, SWIM_METHODS as SWIM, TOPICS } from '../transport/protocols.js'
 import { parseMessage } from '../transport/rpc-message.js'
 import { DeadlineTimer } from '../deadline-timer.js'
+import { systemTimers } from '../environment.js'
+import { LoadPublisher, type LocalLoad } from './load-publisher.js'
 
 export const MEMBERS_TOPIC = TOPICS.members
 export const LOAD_TOPIC = TOPICS.load
@@ -74,8 +72,8 @@ export interface MeshMembershipInit {
   emit: (event: PeerEvent) => void
   /** The set of live members changed (someone joined, died or left). */
   onChange: () => void
-  /** What this peer's load summary says about it. */
-  localLoad: () => { schedulers: SchedulerInfo[]; workerMemoryMb: number }
+  /** What this peer's load summary says about it, as measured now. */
+  localLoad: () => LocalLoad
 }
 
 /** How a member's worker stands: `left` finishes what it runs and takes nothing new. */
@@ -88,14 +86,11 @@ export class MeshMembership {
   readonly #load: LoadView
   readonly #vivaldi: VivaldiClient
   readonly #log: Logger
-  #lastPublished: { at: number; load: PublishedLoad } | undefined
+  readonly #publisher: LoadPublisher
   readonly #lastHeard = new Map<string, number>()
   readonly #pingSentAt = new Map<number, { to: string; at: number }>()
   readonly #timer = new DeadlineTimer(() => this.#handle({ type: 'tick' }))
   #lagTimer: ReturnType<typeof setInterval> | undefined
-  #publishTimer: ReturnType<typeof setTimeout> | undefined
-  /** Starts at the wall clock, so summaries after a restart supersede older ones. */
-  #loadSeq = Date.now()
   #running = false
   readonly #gossipBytes: Counter
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
@@ -148,6 +143,17 @@ export class MeshMembership {
     this.#vivaldi = new VivaldiClient({ rng })
     this.#load = new LoadView()
     this.#gossipBytes = init.metrics.gossipBytes
+    this.#publisher = new LoadPublisher({
+      selfId: this.#selfId,
+      view: this.#load,
+      localLoad: init.localLoad,
+      aliveMembers: () => this.liveIds().length,
+      coordinate: () => this.#vivaldi.coordinate,
+      publish: (summary) => this.#publish(LOAD_TOPIC, summary),
+      clock: performance,
+      timers: systemTimers,
+      log: this.#log,
+    })
   }
 
   /** What each SWIM message becomes: an event for the core. */
@@ -211,7 +217,7 @@ export class MeshMembership {
       if (lagMs > 20) this.#handle({ type: 'local-health', lagMs })
     }, LAG_SAMPLE_MS)
     this.#lagTimer.unref()
-    this.#schedulePublish(0)
+    this.#publisher.start()
     await Promise.resolve()
   }
 
@@ -228,7 +234,7 @@ export class MeshMembership {
     this.#running = false
     this.#timer.clear()
     clearInterval(this.#lagTimer)
-    clearTimeout(this.#publishTimer)
+    this.#publisher.stop()
     const { libp2p, channels } = this.#init
     for (const method of Object.keys(this.#handlers)) channels.unhandle(method)
     libp2p.removeEventListener('peer:identify', this.#onIdentify)
@@ -244,6 +250,11 @@ export class MeshMembership {
   }
 
   /** Members that count for rendezvous hashing: alive or suspect, this peer included. */
+  /** This peer's load changed: its summary may be worth publishing before the regular interval. */
+  loadChanged(): void {
+    this.#publisher.loadChanged()
+  }
+
   liveIds(): string[] {
     const ids = this.#core
       .members()
@@ -310,7 +321,13 @@ export class MeshMembership {
       .entries(performance.now())
       .map((e) => e.summary)
       .filter((s) => s.peerId !== this.#selfId && this.isLive(s.peerId))
-      .flatMap((s) => s.schedulers.map((sch) => ({ ...sch, peerId: s.peerId })))
+      .flatMap((s) =>
+        s.schedulers.map(({ migrating, ...sch }) => ({
+          ...sch,
+          peerId: s.peerId,
+          state: migrating ? ('migrating' as const) : ('active' as const),
+        })),
+      )
   }
 
   // ----------------------------------------------------------------------------
@@ -386,7 +403,9 @@ export class MeshMembership {
       member: effect.id,
       incarnation: effect.incarnation,
     })
-    if (effect.kind !== 'suspect') this.#init.onChange()
+    if (effect.kind === 'suspect') return
+    this.#publisher.membersChanged()
+    this.#init.onChange()
   }
 
   /** Lets libp2p dial a member it has only heard of. */
@@ -406,48 +425,6 @@ export class MeshMembership {
   #arm(): void {
     if (!this.#running) return
     this.#timer.arm(this.#core.nextDeadline(), performance.now())
-  }
-
-  #schedulePublish(delayMs: number): void {
-    if (!this.#running) return
-    this.#publishTimer = setTimeout(() => {
-      background(this.#publishLoad(), (err) =>
-        this.#log.error({ err }, 'bug: publishing the load summary threw'),
-      )
-    }, delayMs)
-    this.#publishTimer.unref()
-  }
-
-  /** Publishes this peer's load summary when the policy says so, and checks again soon. */
-  async #publishLoad(): Promise<void> {
-    const now = performance.now()
-    this.#load.expire(now)
-    const local = this.#init.localLoad()
-    const current: PublishedLoad = {
-      schedulers: local.schedulers.map(({ peerId: _peerId, ...s }) => s),
-      workerCapacityMb: local.workerMemoryMb,
-      freeMemoryMb: local.workerMemoryMb,
-    }
-    const decision = decidePublish({
-      now,
-      aliveMembers: this.liveIds().length,
-      last: this.#lastPublished,
-      current,
-    })
-    if (decision.publish) {
-      const summary: LoadSummary = {
-        peerId: this.#selfId,
-        seq: ++this.#loadSeq,
-        ...current,
-        warmFunctions: 0,
-        coordinate: this.#vivaldi.coordinate,
-        sentAt: Date.now(),
-      }
-      this.#lastPublished = { at: now, load: current }
-      this.#load.merge(summary, this.#selfId, now)
-      await this.#publish(LOAD_TOPIC, summary)
-    }
-    this.#schedulePublish(PUBLISH_POLICY_DEFAULTS.minIntervalMs)
   }
 
   #publishInBackground(topic: string, body: unknown): void {

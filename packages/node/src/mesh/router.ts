@@ -170,7 +170,7 @@ export class Router {
         )
       }
       // The entry peer knew the function: this peer may not have received it yet.
-      return catchUp.retry(() => this.#serveHere(key, body), 'unknown-function')
+      return catchUp.retry(() => this.#serveHere(key, body, true), 'unknown-function')
     },
     [ROUTER_METHODS.result]: (raw) => {
       const view = parseMessage(ROUTER_MESSAGES.result, raw, ROUTER_METHODS.result)
@@ -284,7 +284,7 @@ export class Router {
     for (;;) {
       switch (step.type) {
         case 'serve-here':
-          return this.#serveHere(key, body)
+          return this.#serveHere(key, body, false)
         case 'give-up':
           throw new ChorusError(asCode(step.error.code), step.error.message)
         case 'done':
@@ -373,13 +373,18 @@ export class Router {
     this.#locations.retainLive((peerId) => this.#c.membership.isLive(peerId))
   }
 
-  async #serveHere(key: string, body: ForwardedInvocation): Promise<InvocationView> {
+  async #serveHere(
+    key: string,
+    body: ForwardedInvocation,
+    forwarded: boolean,
+  ): Promise<InvocationView> {
     const submitted = this.#c.host.submit(key, {
       id: body.id,
       fn: body.fn,
       input: body.input,
       priority: body.priority,
       idempotencyKey: body.idempotencyKey,
+      forwarded,
     })
     this.#c.work.track(submitted.done)
     if (!body.wait) {

@@ -11,6 +11,7 @@
  */
 import {
   OwnerScheduler,
+  seededRng,
   type InvocationRequest,
   type PlacementPolicy,
   type SchedulerEffect,
@@ -57,6 +58,11 @@ export interface SchedulerHostInit {
   schedulerIdleMs: number
   /** Milliseconds on a monotonic clock. */
   now: () => number
+  /**
+   * Where each new scheduler's seed comes from (the peer's seeded rng): a scheduler draws from
+   * its own seeded rng, whose state its snapshot carries. Default `Math.random`.
+   */
+  rng?: () => number
   emit: (event: PeerEvent) => void
   /** Called as a dispatched invocation starts running on this peer's worker. */
   onExecute?: (fn: string) => void
@@ -85,6 +91,8 @@ export interface SchedulerHostInit {
    * here: its result belongs in the moved ledger there.
    */
   onResultAfterHandover?: (successor: string, key: string, result: LedgerResult) => void
+  /** A scheduler's queue, in-flight or state changed (its peer's load summary may follow). */
+  onLoadChanged?: () => void
   /** A scheduler evicted its host named `label` on `worker`: stop it there. */
   evictHost?: (worker: string, label: string) => void
 }
@@ -111,6 +119,8 @@ export interface SubmitRequest {
   readonly input: unknown
   readonly priority: 0 | 1
   readonly idempotencyKey?: string | undefined
+  /** Entered the mesh at another peer, which forwarded it here. */
+  readonly forwarded?: boolean
 }
 
 export class SchedulerHost {
@@ -234,7 +244,7 @@ export class SchedulerHost {
       epoch,
       scheduler: new OwnerScheduler(
         { owner, provider, capacity: this.#init.ownerLimit, placement: this.#init.placement },
-        { rng: { next: Math.random } },
+        { rng: seededRng(Math.floor((this.#init.rng ?? Math.random)() * 2 ** 32)) },
       ),
       timer: new DeadlineTimer(() => {
         if (this.#registry.isCurrent(hosted)) this.#handle(hosted, { type: 'tick' })
@@ -247,6 +257,7 @@ export class SchedulerHost {
       runningElsewhere,
     }
     this.#registry.add(hosted)
+    this.#init.onLoadChanged?.()
     this.#syncWorkers(hosted)
     this.#init.emit({
       type: 'scheduler-created',
@@ -287,6 +298,7 @@ export class SchedulerHost {
       fn: request.fn,
       input: request.input,
       priority: request.priority,
+      ...(request.forwarded === true ? { forwarded: true } : {}),
     }
     const done = this.wait(request.id)
     this.#registry.hold(request.id, key)
@@ -340,6 +352,9 @@ export class SchedulerHost {
         capacity: summary.capacity,
         pending: summary.pending.high + summary.pending.low,
         inflight: summary.inflight,
+        arrivalRatePerSec: summary.arrivalRatePerSec,
+        forwardedRatePerSec: summary.forwardedRatePerSec,
+        state: h.draining ? 'migrating' : 'active',
         warmHosts: summary.warmHosts,
       }
     })
@@ -547,6 +562,7 @@ export class SchedulerHost {
     const effects = hosted.scheduler.handle(event, this.#init.now())
     this.#carryOut(hosted, effects)
     hosted.timer.arm(hosted.scheduler.nextDeadline(), this.#init.now())
+    this.#init.onLoadChanged?.()
   }
 
   #carryOut(hosted: HostedScheduler, effects: readonly SchedulerEffect[]): void {
@@ -685,6 +701,7 @@ export class SchedulerHost {
 
   #remove(hosted: HostedScheduler, reason: 'idle' | 'merged'): void {
     this.#registry.remove(hosted)
+    this.#init.onLoadChanged?.()
     this.#init.emit({
       type: 'scheduler-deallocated',
       at: Date.now(),

@@ -165,7 +165,7 @@ describe('the SWIM messages', () => {
       },
       emit: (event) => changes.push(event.type),
       onChange: () => changes.push('changed'),
-      localLoad: () => ({ schedulers: [], workerMemoryMb: 0 }),
+      localLoad: () => ({ schedulers: [], worker: { capacityMb: 0, freeMb: 0, warmHosts: 0 } }),
       rng: () => 0.5,
     })
     await m.start()
