@@ -138,7 +138,9 @@ export class LoadPublisher {
     const aliveMembers = this.#init.aliveMembers()
     const decision = decidePublish({ now, aliveMembers, last: this.#last, current })
     if (!decision.publish) {
-      this.#armAt(decision.nextCheckAt)
+      // At least 1 ms on: (now − last) < min may still round to last + min ≤ now, and a
+      // check armed for now would spin (forever, on a virtual clock).
+      this.#armAt(Math.max(decision.nextCheckAt, now + 1))
       return
     }
     const summary: LoadSummary = {

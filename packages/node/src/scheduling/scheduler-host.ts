@@ -291,7 +291,9 @@ export class SchedulerHost {
     this.#register(hosted, request.fn)
     if (request.idempotencyKey !== undefined) {
       const earlier = hosted.ledger.claimKey(request.idempotencyKey, request.id)
-      if (earlier !== undefined) return { id: earlier, done: this.wait(earlier) }
+      // A handed-on invocation may find its own key in a ledger that came ahead of it.
+      if (earlier !== undefined && earlier !== request.id)
+        return { id: earlier, done: this.wait(earlier) }
     }
     const invocation: InvocationRequest = {
       id: request.id,

@@ -160,6 +160,39 @@ describe('LoadPublisher', () => {
     expect(t.published.at(-1)?.summary.schedulers[0]?.migrating).toBe(true)
   })
 
+  it('never arms a check for the moment it is in, even where the arithmetic rounds onto it', () => {
+    // 469.31… − 219.31… is 249.99…: not yet the 250 ms minimum, yet 219.31… + 250 is 469.31….
+    const time = new VirtualTime(219.3119147043199)
+    let checks = 0
+    const load = (pending: number): LocalLoad => ({
+      schedulers: [scheduler(pending)],
+      worker: { capacityMb: 2048, freeMb: 2048, warmHosts: 0 },
+    })
+    let current = load(0)
+    const publisher = new LoadPublisher({
+      selfId: 'self',
+      view: new LoadView(),
+      localLoad: () => {
+        checks++
+        return current
+      },
+      aliveMembers: () => 2,
+      coordinate: () => newCoordinate(),
+      publish: () => Promise.resolve(),
+      clock: time,
+      timers: time,
+      log: silentLogger(),
+    })
+    publisher.start()
+    time.runFor(0)
+    current = load(50)
+    time.advanceTo(469.31191470431986)
+    publisher.loadChanged()
+    time.runFor(0)
+    expect(checks).toBeLessThan(5)
+    publisher.stop()
+  })
+
   it('stops: no check after stop()', () => {
     const t = setup()
     t.publisher.start()

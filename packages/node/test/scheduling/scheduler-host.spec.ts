@@ -396,6 +396,29 @@ describe('SchedulerHost', () => {
       expect(b.host.status(idOf(1))).toMatchObject({ status: 'succeeded', output: 1 })
       expect(b.host.absorbLedger('nobody/builtin', ledger)).toBe(false)
     })
+
+    it('runs a handed-on invocation whose key came ahead of it in an absorbed ledger', async () => {
+      // A merge loser sends its ledger and forwards its queue separately: the ledger may
+      // arrive first, naming the very invocation that follows. (Found by the simulator.)
+      const a = peerHost(PEER_A)
+      const b = peerHost(PEER_B)
+      a.host.create(OWNER, 'builtin', 'loser', 1)
+      b.host.create(OWNER, 'builtin', 'winner', 1)
+      const { queued } = fillAndQueue(a.host)
+      const ledger = a.host.ledgerOf(KEY)
+      if (ledger === undefined) throw new Error('no ledger')
+      b.host.absorbLedger(KEY, ledger)
+      const handedOn = b.host.submit(KEY, {
+        id: idOf(11),
+        fn: 'echo',
+        input: 'q',
+        priority: 0,
+        idempotencyKey: 'k',
+      })
+      expect(handedOn.id).toBe(idOf(11))
+      expect(await handedOn.done).toMatchObject({ status: 'succeeded', output: 'q' })
+      void queued.done.catch(() => undefined)
+    })
   })
 
   it('records an outcome learned elsewhere, and only a final one', async () => {

@@ -1,0 +1,280 @@
+/**
+ * The simulated world: N peers (`sim-peer.ts`) on one virtual clock over a seeded network, a
+ * client workload (Zipf owners, Poisson arrivals, idempotent retries), the scenario's faults,
+ * the invariant checker, and the figures the table reports. One seed, one run: the same
+ * arguments replay it exactly.
+ */
+import type { LedgerResult } from '../../packages/node/src/core/index.js'
+import { VirtualTime } from '../../packages/node/src/core/virtual-time.js'
+import { seededRng, type SeededRng } from '@chorus/scheduler-core'
+import { InvariantChecker } from './checker.js'
+import { NETWORK_DEFAULTS, SimNetwork } from './network.js'
+import { SimPeer, type SimRequest } from './sim-peer.js'
+
+export type Plant = 'ignore-epochs'
+
+export interface SimOptions {
+  readonly peers: number
+  readonly seed: number
+  readonly seconds: number
+  /** Client requests per second, mesh-wide. Default 2 per peer. */
+  readonly ratePerSec: number
+  /** Distinct owners (Zipf, s = 1.1). Default max(50, peers). */
+  readonly owners: number
+  readonly ownerLimit: number
+  readonly serviceMeanMs: number
+  /** Share of requests a client retries with the same idempotency key. */
+  readonly retryShare: number
+  readonly plant?: Plant | undefined
+}
+
+export interface Sample {
+  readonly at: number
+  readonly livePeers: number
+  /** Share of peers whose membership holds every live peer alive. */
+  readonly fullViews: number
+  readonly viewAgesMs: readonly number[]
+  readonly viewShares: readonly number[]
+}
+
+/** Percentile `p` (0–1) of sorted `xs`. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return 0
+  return xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] as number
+}
+
+export class SimWorld {
+  readonly time = new VirtualTime(0)
+  readonly rng: SeededRng
+  readonly network: SimNetwork
+  readonly checker: InvariantChecker
+  readonly results = new Map<string, LedgerResult>()
+  readonly options: SimOptions
+  readonly plant: Plant | undefined
+  readonly meanHopMs: number
+  readonly #peers = new Map<string, SimPeer>()
+  #ids: string[] | undefined
+  #guids = 0
+  #keys = 0
+  #zipf: Float64Array
+  /** While a partition stands, idempotency is not judged (each side acts alone). */
+  partitioned = false
+  readonly hops: number[] = []
+  failedRequests = 0
+  readonly samples: Sample[] = []
+  #nextPeer = 0
+
+  constructor(options: SimOptions) {
+    this.options = options
+    this.plant = options.plant
+    this.rng = seededRng(options.seed)
+    this.network = new SimNetwork(this.time, this.rng, NETWORK_DEFAULTS)
+    this.meanHopMs = NETWORK_DEFAULTS.spreadMs / 4
+    this.checker = new InvariantChecker(() => this.time.now())
+    this.#zipf = zipfTable(options.owners, 1.1)
+  }
+
+  // ------------------------------------------------------------------ peers
+
+  /** Adds a peer that joins through `bootstrap`. */
+  addPeer(bootstrap: readonly string[]): SimPeer {
+    const peer = this.#create()
+    peer.start(bootstrap)
+    return peer
+  }
+
+  /** `n` peers that form a mesh at once: each starts with all of them in its table. */
+  addFormedMesh(n: number): void {
+    const peers: SimPeer[] = []
+    for (let i = 0; i < n; i++) peers.push(this.#create())
+    const members = peers.map((p) => ({ id: p.id, incarnation: p.membership.incarnation }))
+    for (const p of peers) p.startFormed(members)
+  }
+
+  #create(): SimPeer {
+    const id = `p${(this.#nextPeer++).toString().padStart(5, '0')}`
+    this.network.place(id)
+    const peer = new SimPeer(id, this)
+    this.#peers.set(id, peer)
+    this.#ids = undefined
+    return peer
+  }
+
+  peer(id: string): SimPeer | undefined {
+    return this.#peers.get(id)
+  }
+
+  /** Peers running now (not crashed, not gone). */
+  peerIds(): readonly string[] {
+    this.#ids ??= [...this.#peers.keys()].filter((id) => !this.network.isCrashed(id))
+    return this.#ids
+  }
+
+  crash(id: string): void {
+    this.network.crash(id)
+    this.#peers.get(id)?.stop()
+    this.#ids = undefined
+  }
+
+  /** A graceful leave: hand over, announce, then stop after the drain. */
+  leave(id: string): void {
+    const peer = this.#peers.get(id)
+    if (peer === undefined || peer.leaving) return
+    peer.leave(() => {
+      this.time.after(2_000, () => {
+        peer.stop()
+        this.network.crash(id) // gone: it answers nothing more
+        this.#ids = undefined
+      })
+    })
+  }
+
+  deliver(from: string, to: string, wire: Parameters<SimPeer['receive']>[1]): void {
+    this.#peers.get(to)?.receive(from, wire)
+  }
+
+  /** Runs a peer's timer, unless it crashed; a stalled peer runs it when it resumes. */
+  runAt(id: string, fire: () => void): void {
+    if (this.network.isCrashed(id)) return
+    if (this.network.deferIfStalled(id, fire)) return
+    fire()
+  }
+
+  gossipHops(): number {
+    return Math.max(1, Math.ceil(Math.log(Math.max(2, this.peerIds().length)) / Math.log(6)))
+  }
+
+  newGuid(): string {
+    return `g${(++this.#guids).toString(36)}`
+  }
+
+  serviceTimeMs(): number {
+    return -Math.log(1 - this.rng.next()) * this.options.serviceMeanMs
+  }
+
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.rng.next() * xs.length)] as T
+  }
+
+  /** A queued invocation of a merged scheduler, routed on from `from` with its key. */
+  handOn(from: SimPeer, request: SimRequest): void {
+    from.route(request, (answer) => {
+      if (!answer.ok) this.checker.handOnFailed(request.id, from.id, answer.error.message)
+    })
+  }
+
+  // ------------------------------------------------------------------ clients
+
+  /** Poisson arrivals at `ratePerSec` from `from` until `until` (virtual ms). */
+  startClients(from: number, until: number): void {
+    const next = (): void => {
+      const gap = (-Math.log(1 - this.rng.next()) * 1000) / this.options.ratePerSec
+      this.time.after(gap, () => {
+        if (this.time.now() >= until) return
+        this.request(`k${(++this.#keys).toString(36)}`, this.#owner(), 0)
+        next()
+      })
+    }
+    this.time.after(Math.max(0, from - this.time.now()), next)
+  }
+
+  /** One client request through a random running peer; retried on failure, sometimes twice on purpose. */
+  request(key: string, owner: string, attempt: number, trustworthy = !this.partitioned): void {
+    const entries = this.peerIds().filter((id) => {
+      const p = this.#peers.get(id)
+      return p !== undefined && !p.leaving && !this.network.isStalled(id)
+    })
+    if (entries.length === 0) return
+    const entry = this.#peers.get(this.pick(entries)) as SimPeer
+    const request: SimRequest = { owner, id: entry.newInvocationId(owner), idempotencyKey: key }
+    entry.route(request, (answer) => {
+      this.hops.push(answer.hops)
+      const stillTrustworthy = trustworthy && !this.partitioned
+      if (!answer.ok) {
+        this.failedRequests++
+        if (attempt < 2)
+          this.time.after(200, () => this.request(key, owner, attempt + 1, stillTrustworthy))
+        return
+      }
+      this.checker.clientAnswered(key, answer.id, stillTrustworthy, (peer) =>
+        this.network.isCrashed(peer),
+      )
+      if (attempt === 0 && this.rng.next() < this.options.retryShare) {
+        // The client did not trust the answer and retries with the same key: same invocation.
+        this.time.after(100 + this.rng.next() * 900, () =>
+          this.request(key, owner, 1, stillTrustworthy),
+        )
+      }
+    })
+  }
+
+  #owner(): string {
+    const u = this.rng.next()
+    let lo = 0
+    let hi = this.#zipf.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((this.#zipf[mid] as number) < u) lo = mid + 1
+      else hi = mid
+    }
+    return `o${lo}`
+  }
+
+  // ------------------------------------------------------------------ figures
+
+  /** Every `everyMs`: full views, and the load-view ages and shares of up to 50 peers. */
+  startSampling(everyMs: number): void {
+    const sample = (): void => {
+      const ids = this.peerIds()
+      const live = ids.length
+      let full = 0
+      for (const id of ids)
+        if ((this.#peers.get(id) as SimPeer).membership.aliveCount() >= live) full++
+      const ages: number[] = []
+      const shares: number[] = []
+      const now = this.time.now()
+      const step = Math.max(1, Math.floor(ids.length / 50))
+      for (let i = 0; i < ids.length; i += step) {
+        const peer = this.#peers.get(ids[i] as string) as SimPeer
+        ages.push(...peer.load.ages(now))
+        shares.push(peer.load.entries(now).length / live)
+      }
+      this.samples.push({
+        at: now,
+        livePeers: live,
+        fullViews: full / Math.max(1, live),
+        viewAgesMs: ages,
+        viewShares: shares,
+      })
+      this.time.after(everyMs, sample)
+    }
+    this.time.after(everyMs, sample)
+  }
+
+  /** Gossip and SWIM bytes each running peer received per simulated second (mean, max). */
+  bytesPerPeerPerSec(): { mean: number; max: number } {
+    const seconds = Math.max(1, this.time.now() / 1000)
+    const rates = [...this.#peers.keys()].map((id) => this.network.bytesIn(id) / seconds)
+    return {
+      mean: rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length),
+      max: Math.max(0, ...rates),
+    }
+  }
+
+  /** The last events of `peers`, for a violation's report. */
+  recentOf(peers: readonly string[]): string[] {
+    return peers.flatMap((id) => this.#peers.get(id)?.recent ?? [])
+  }
+}
+
+function zipfTable(n: number, s: number): Float64Array {
+  const cdf = new Float64Array(n)
+  let total = 0
+  for (let i = 0; i < n; i++) total += 1 / (i + 1) ** s
+  let acc = 0
+  for (let i = 0; i < n; i++) {
+    acc += 1 / (i + 1) ** s / total
+    cdf[i] = acc
+  }
+  return cdf
+}
