@@ -27,7 +27,7 @@ function simulate(scenario: ScenarioName, seed: number, plant?: Plant): SimRepor
 }
 
 describe('the simulator', () => {
-  for (const scenario of ['steady', 'crash', 'churn'] as const) {
+  for (const scenario of ['steady', 'mass-join', 'crash', 'churn'] as const) {
     it(`keeps every invariant in ${scenario}, over 5 seeds`, () => {
       for (const seed of [1, 2, 3, 4, 5]) {
         const report = simulate(scenario, seed)

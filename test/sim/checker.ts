@@ -20,6 +20,8 @@ export interface Violation {
   readonly message: string
   /** Peers whose last events explain it. */
   readonly peers: readonly string[]
+  /** Their last events when it happened. */
+  readonly recent: readonly string[]
 }
 
 export class InvariantChecker {
@@ -28,6 +30,7 @@ export class InvariantChecker {
   readonly violations: Violation[] = []
   lostToCrash = 0
   readonly #now: () => number
+  readonly #recentOf: (peers: readonly string[]) => string[]
   readonly #maxEpoch = new Map<string, number>()
   readonly #acceptor = new Map<string, string>()
   readonly #holder = new Map<string, string>()
@@ -37,8 +40,9 @@ export class InvariantChecker {
   /** Invocations a client was told were accepted. */
   readonly #clientAccepted = new Set<string>()
 
-  constructor(now: () => number) {
+  constructor(now: () => number, recentOf: (peers: readonly string[]) => string[]) {
     this.#now = now
+    this.#recentOf = recentOf
   }
 
   get acceptedCount(): number {
@@ -142,6 +146,7 @@ export class InvariantChecker {
 
   #violate(invariant: InvariantName, message: string, peers: readonly string[]): void {
     if (this.violations.length >= 20) return
-    this.violations.push({ invariant, step: this.step, at: this.#now(), message, peers })
+    const recent = this.#recentOf(peers)
+    this.violations.push({ invariant, step: this.step, at: this.#now(), message, peers, recent })
   }
 }

@@ -59,10 +59,7 @@ export function runSimulation(
   const shares = measured.flatMap((s) => s.viewShares).sort((a, b) => a - b)
   const wallS = (performance.now() - started) / 1000
   const rssMiB = Math.round(process.resourceUsage().maxRSS / 1024)
-  const violations = world.checker.violations.map((v) => ({
-    ...v,
-    recent: world.recentOf(v.peers).slice(-24),
-  }))
+  const violations = world.checker.violations
   const plant = options.plant === undefined ? '' : ` --plant ${options.plant}`
   const replay = `npm run sim -- --peers ${options.peers} --seed ${options.seed} --scenario ${scenario} --seconds ${options.seconds} --rate ${options.ratePerSec}${plant}`
   const ok = violations.length === 0

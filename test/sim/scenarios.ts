@@ -52,14 +52,14 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
     case 'mass-join': {
       const first = Math.max(2, Math.floor(peers / 10))
       formedMesh(world, first)
+      // Joiners name a seed peer, as operators pass `--join` one of the mesh's first peers.
+      const seeds = [...world.peerIds()]
       const window = Math.min(10_000, end / 3)
       for (let i = first; i < peers; i++) {
-        at(1_000 + world.rng.next() * window, '', () =>
-          world.addPeer([world.pick(world.peerIds())]),
-        )
+        at(1_000 + world.rng.next() * window, '', () => world.addPeer([world.pick(seeds)]))
       }
       log.events.push(
-        `${first} peers formed; ${peers - first} join over ${(window / 1000).toFixed(0)}s, each through one`,
+        `${first} peers formed; ${peers - first} join over ${(window / 1000).toFixed(0)}s, each through one of them`,
       )
       world.startClients(1_000, clientsUntil)
       break

@@ -53,6 +53,7 @@ export type SimAnswer =
 
 type RpcBody =
   | { readonly m: 'claim'; readonly key: string }
+  | { readonly m: 'lookup'; readonly key: string }
   | { readonly m: 'register'; readonly entry: DirectoryEntry }
   | {
       readonly m: 'commit'
@@ -132,6 +133,9 @@ export class SimPeer {
   #counter = 0
   leaving = false
   stopped = false
+  /** A joiner routes once a member's table reached it (`MeshMembership.ready`). */
+  ready = true
+  readonly #readyWaiters: (() => void)[] = []
   readonly recent: string[] = []
 
   constructor(id: string, world: SimWorld) {
@@ -163,6 +167,7 @@ export class SimPeer {
 
   /** Starts, joining through `bootstrap` (discovered, as a `--join` address is). */
   start(bootstrap: readonly string[]): void {
+    this.ready = bootstrap.length === 0
     this.#publisher.start()
     this.#handleMembership({ type: 'peer-discovered', id: this.id, addrs: [] })
     for (const other of bootstrap) {
@@ -331,7 +336,24 @@ export class SimPeer {
 
   #handleMembership(event: MembershipEvent): void {
     const effects = this.membership.handle(event, this.#world.time.now())
-    for (const effect of effects) this.#carryOutMembership(effect)
+    for (const effect of effects) {
+      this.#carryOutMembership(effect)
+      // As the shell does: a newcomer met directly is announced to the mesh at once.
+      if (effect.type === 'member' && effect.kind === 'joined' && heardDirectly(event, effect.id)) {
+        const update = {
+          kind: 'alive' as const,
+          id: effect.id,
+          incarnation: effect.incarnation,
+          addrs: [],
+        }
+        this.#broadcast({ t: 'members', updates: [update] }, SIZE.frame + SIZE.update)
+      }
+    }
+    // Ready once the table it got is applied: held requests route with the whole view.
+    if (!this.ready && event.type === 'sync-received' && event.from !== this.id) {
+      this.ready = true
+      for (const go of this.#readyWaiters.splice(0)) go()
+    }
     this.#membershipTimer?.cancel()
     const deadline = this.membership.nextDeadline()
     if (deadline !== undefined && !this.stopped) {
@@ -422,9 +444,10 @@ export class SimPeer {
     const reply = (r: RpcReply) => this.#send(from, { t: 'res', rid, reply: r }, SIZE.rpc)
     switch (body.m) {
       case 'claim': {
-        const newGuid = this.#world.newGuid()
-        const { answer } = this.directory.handle({ type: 'claim', key: body.key, from, newGuid })
-        return reply({ ok: true, value: answer.entry })
+        // As the service does: grant only as the key's directory in a whole view of the mesh.
+        const refusal = this.#claimRefusal(body.key)
+        if (refusal !== undefined) return reply({ ok: false, error: refusal })
+        return this.#claimHere(body.key, from, (entry) => reply({ ok: true, value: entry }))
       }
       case 'register': {
         const { answer, effects } = this.directory.handle({ type: 'register', entry: body.entry })
@@ -442,6 +465,11 @@ export class SimPeer {
         if (answer.committed) this.#world.checker.committed(answer.entry.guid, answer.entry.epoch)
         return reply({ ok: true, value: answer })
       }
+      case 'lookup':
+        return reply({
+          ok: true,
+          value: this.directory.handle({ type: 'lookup', key: body.key }).answer,
+        })
       case 'invoke':
         return reply(this.#serveForwarded(body.request, body.epoch))
       case 'handover':
@@ -449,10 +477,65 @@ export class SimPeer {
     }
   }
 
+  #claimRefusal(key: string): RouteError | undefined {
+    if (!this.ready)
+      return { code: 'not-responsible', message: `${this.id} has no view of the mesh yet` }
+    const directory = this.directory.directoryFor(key)
+    if (directory !== this.id) {
+      return {
+        code: 'not-responsible',
+        message: `the directory for ${key} is ${directory ?? 'nobody'}`,
+      }
+    }
+    return undefined
+  }
+
+  /** Lookup-or-become at this directory, after asking the key's previous directory (as the service does). */
+  #claimHere(key: string, from: string, done: (entry: DirectoryEntry) => void): void {
+    const claim = () => {
+      const { answer } = this.directory.handle({
+        type: 'claim',
+        key,
+        from,
+        newGuid: this.#world.newGuid(),
+      })
+      if (answer.created) this.#note(`granted ${key} to ${from} as ${answer.entry.guid}`)
+      done(answer.entry)
+    }
+    const predecessors = this.directory.predecessorsFor(key)
+    let outstanding = predecessors.length
+    if (outstanding === 0) return claim()
+    for (const predecessor of predecessors) {
+      this.#rpc(predecessor, { m: 'lookup', key }, 500, (r) => {
+        const known = r.ok ? (r.value as DirectoryEntry | undefined) : undefined
+        if (known !== undefined && known.key === key && this.isLive(known.peerId)) {
+          const { effects } = this.directory.handle({ type: 'register', entry: known })
+          for (const e of effects) this.#send(e.to, { t: 'lost', winner: e.winner }, SIZE.rpc)
+        }
+        if (--outstanding === 0) claim()
+      })
+    }
+  }
+
   // ------------------------------------------------------------------ routing
 
   /** Routes a request from a client (or one being handed on) to its responsible. */
   route(request: SimRequest, done: (answer: SimAnswer) => void): void {
+    if (!this.ready) {
+      // Held until the first view, as the router holds it (5 s at most).
+      let went = false
+      const go = () => {
+        if (went) return
+        went = true
+        this.route(request, done)
+      }
+      this.#readyWaiters.push(go)
+      this.#after(5_000, () => {
+        this.ready = true
+        go()
+      })
+      return
+    }
     const key = `${request.owner}/${PROVIDER}`
     const route = new Route(key, this.id, this.#locations, { attempts: ROUTE_ATTEMPTS })
     let hops = 0
@@ -489,14 +572,8 @@ export class SimPeer {
               ),
             )
           if (directory === this.id) {
-            const { answer } = this.directory.handle({
-              type: 'claim',
-              key,
-              from: this.id,
-              newGuid: this.#world.newGuid(),
-            })
-            return step(
-              route.handle({ type: 'directory-answered', entry: answer.entry }, now(), facts()),
+            return this.#claimHere(key, this.id, (entry) =>
+              step(route.handle({ type: 'directory-answered', entry }, now(), facts())),
             )
           }
           hops++
@@ -580,6 +657,9 @@ export class SimPeer {
 
   #create(owner: string, guid: string, epoch: number, ledger: InvocationLedger): Hosted {
     const key = `${owner}/${PROVIDER}`
+    // Two routes that raced to become it: the second finds it made (as the host's `create`).
+    const existing = this.hosted.get(key)
+    if (existing?.accepting === true) return existing
     const scheduler = new OwnerScheduler(
       { owner, provider: PROVIDER, capacity: this.#world.options.ownerLimit },
       { rng: seededRng(Math.floor(this.#world.rng.next() * 2 ** 32)) },
@@ -859,5 +939,18 @@ export class SimPeer {
         warmHosts: warm,
       },
     }
+  }
+}
+
+/** Whether `event` came from member `id` itself (not relayed): as `mesh-membership.ts` judges. */
+function heardDirectly(event: MembershipEvent, id: string): boolean {
+  switch (event.type) {
+    case 'peer-discovered':
+      return event.id === id
+    case 'sync-received':
+    case 'ping-received':
+      return event.from === id
+    default:
+      return false
   }
 }

@@ -70,7 +70,10 @@ export class SimWorld {
     this.rng = seededRng(options.seed)
     this.network = new SimNetwork(this.time, this.rng, NETWORK_DEFAULTS)
     this.meanHopMs = NETWORK_DEFAULTS.spreadMs / 4
-    this.checker = new InvariantChecker(() => this.time.now())
+    this.checker = new InvariantChecker(
+      () => this.time.now(),
+      (peers) => this.recentOf(peers),
+    )
     this.#zipf = zipfTable(options.owners, 1.1)
   }
 

@@ -96,6 +96,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   const work = new Activity()
   const channels = new PeerChannels(libp2p, { log })
   const membership: mesh.MeshMembership = new mesh.MeshMembership({
+    joining: config.join.length > 0,
     libp2p,
     channels,
     metrics,
@@ -183,6 +184,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
       liveIds: () => membership.liveIds(),
       // A leaving peer no longer counts itself: claims it answers name someone else.
       isAlive: (id) => (id === selfId ? !leaving() : membership.isLive(id)),
+      isReady: () => membership.ready,
     },
     hosted: () => host.entries(),
     onLost: (key, winner) => {

@@ -5,6 +5,12 @@
  * ownership only by compare-and-swap on (guid, epoch). Requests in, an answer and effects
  * out; the membership view and fresh GUIDs come in with the events. Pure: the directory
  * shell (`mesh/directory-service.ts`) and the simulator both drive it.
+ *
+ * When a key's directory moves (a peer joined that rendezvous ranks first), the new directory
+ * knows nothing of it until the responsible re-registers. A claim in that window would make a
+ * second responsible — and a retry with the same idempotency key a second invocation — so a
+ * directory that does not know a key first asks its predecessors (`predecessorsFor`), which
+ * still answer lookups for the entries it handed on (the most recent `FORMER_KEPT`).
  */
 import {
   DirectoryTable,
@@ -13,7 +19,13 @@ import {
   type DirectoryEntry,
   type RegisterOutcome,
 } from './directory-table.js'
-import { directoryPeerFor } from './rendezvous.js'
+import { directoryPeerFor, topRankedFor } from './rendezvous.js'
+
+/** Entries a peer remembers, after it stopped being their directory, for its successor. */
+export const FORMER_KEPT = 10_000
+
+/** Previous directories asked: the key may have moved more than once while joiners came. */
+export const PREDECESSORS_ASKED = 3
 
 export type DirectoryRequest =
   /** Lookup-or-become: `from` becomes responsible with `newGuid` if nobody live is. */
@@ -60,6 +72,8 @@ export interface DirectoryMembersView {
 export class DirectoryNode {
   readonly selfId: string
   readonly #table = new DirectoryTable()
+  /** Entries of keys this peer is no longer the directory for, oldest first. */
+  readonly #former = new Map<string, DirectoryEntry>()
   #members: DirectoryMembersView
 
   constructor(selfId: string, members: DirectoryMembersView) {
@@ -81,7 +95,25 @@ export class DirectoryNode {
    */
   membersChanged(members: DirectoryMembersView): void {
     this.#members = members
+    for (const entry of this.#table.entries()) {
+      if (this.directoryFor(entry.key) === this.selfId) continue
+      this.#former.delete(entry.key)
+      this.#former.set(entry.key, entry)
+      if (this.#former.size > FORMER_KEPT)
+        this.#former.delete(this.#former.keys().next().value as string)
+    }
     this.#table.retain((key) => this.directoryFor(key) === this.selfId)
+  }
+
+  /**
+   * Whom to ask about `key` before granting a claim for it: the live members rendezvous ranks
+   * next (2nd to 4th) — where the key's directory was before this peer and other joiners
+   * outranked them — when this peer is first and does not know the key. Empty otherwise.
+   */
+  predecessorsFor(key: string): string[] {
+    if (this.#table.lookup(key) !== undefined) return []
+    const [first, ...next] = topRankedFor(key, this.#members.live, PREDECESSORS_ASKED + 1)
+    return first === this.selfId ? next : []
   }
 
   /**
@@ -110,6 +142,7 @@ export class DirectoryNode {
       case 'claim':
         return this.#table.claim(request.key, request.from, request.newGuid, isAlive)
       case 'register': {
+        this.#former.delete(request.entry.key)
         const outcome = this.#table.register(request.entry, isAlive)
         if (outcome.accepted && outcome.displaced) {
           effects.push({ type: 'tell-lost', to: outcome.displaced.peerId, winner: request.entry })
@@ -121,7 +154,7 @@ export class DirectoryNode {
       case 'commit':
         return this.#table.commit(request.key, request.guid, request.epoch, request.peerId)
       case 'lookup':
-        return this.#table.lookup(request.key)
+        return this.#table.lookup(request.key) ?? this.#former.get(request.key)
     }
   }
 }

@@ -41,3 +41,25 @@ export function directoryPeerFor(key: string, members: readonly string[]): strin
   }
   return best
 }
+
+/** The first `n` of `rendezvousRanking(key, members)`, without sorting them all. */
+export function topRankedFor(key: string, members: readonly string[], n: number): string[] {
+  const top: { peer: string; weight: number }[] = []
+  for (const peer of members) {
+    const ranked = { peer, weight: hash53(`${key}\u0000${peer}`) }
+    let at = top.length
+    while (at > 0 && outranks(ranked, top[at - 1] as { peer: string; weight: number })) at--
+    if (at < n) {
+      top.splice(at, 0, ranked)
+      if (top.length > n) top.pop()
+    }
+  }
+  return top.map((r) => r.peer)
+}
+
+function outranks(
+  a: { peer: string; weight: number },
+  b: { peer: string; weight: number },
+): boolean {
+  return a.weight > b.weight || (a.weight === b.weight && a.peer < b.peer)
+}

@@ -3,7 +3,10 @@
  * has one directory peer among the live members, which answers `dir.claim/1` atomically
  * (claim-if-absent). Responsibles re-register what they host whenever membership changes
  * and every few seconds, so a moved or restarted directory peer relearns its keys, and
- * conflicting responsibles (after a partition healed) are found and merged.
+ * conflicting responsibles (after a partition healed) are found and merged. A directory
+ * that does not know a key asks the key's previous directory before it grants a claim
+ * (`DirectoryNode.predecessorsFor`): a joiner that outranked it must not make a second
+ * responsible before the first has re-registered.
  */
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
@@ -63,7 +66,12 @@ export interface DirectoryMembers {
   /** Members that count for rendezvous: alive and suspect ones, this peer included. */
   liveIds(): string[]
   isAlive(peerId: string): boolean
+  /** False while this peer joins with a partial view (it then grants no claims). Default true. */
+  isReady?(): boolean
 }
+
+/** How long a claim waits for the key's previous directory to say what it knew. */
+const CONSULT_TIMEOUT_MS = 500
 
 export interface DirectoryServiceInit {
   channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'request' | 'send'>
@@ -107,6 +115,19 @@ export class DirectoryService {
         DIRECTORY_METHODS.claim,
         'bad-request',
       )
+      // Granted only by the key's directory as a whole view of the mesh shows it: a joiner that
+      // sees only itself, or a peer asked by someone with another view, refuses, and the
+      // claimer tries again when its view has moved on.
+      if (this.#init.members.isReady?.() === false) {
+        throw new ChorusError(
+          'not-responsible',
+          `${this.#init.members.selfId} has no view of the mesh yet`,
+        )
+      }
+      const directory = this.#directoryFor(request.key)
+      if (directory !== this.#init.members.selfId) {
+        throw new ChorusError('not-responsible', `the directory for ${request.key} is ${directory}`)
+      }
       return this.#claimHere(request.key, from)
     },
     [DIRECTORY_METHODS.register]: (body) =>
@@ -258,9 +279,33 @@ export class DirectoryService {
     return directory
   }
 
-  #claimHere(key: string, from: string): DirectoryEntry {
+  async #claimHere(key: string, from: string): Promise<DirectoryEntry> {
+    await this.#consultPredecessors(key)
     const newGuid = (this.#init.newGuid ?? randomUUID)()
     return this.#node.handle({ type: 'claim', key, from, newGuid }).answer.entry
+  }
+
+  /** Learns what the key's previous directories knew of it, if anything (best effort). */
+  async #consultPredecessors(key: string): Promise<void> {
+    await Promise.all(
+      this.#node.predecessorsFor(key).map(async (predecessor) => {
+        try {
+          const answer = await this.#init.channels.request(
+            predecessor,
+            DIRECTORY_METHODS.lookup,
+            { key },
+            CONSULT_TIMEOUT_MS,
+          )
+          if (answer === null) return
+          const known = parseEntry(answer)
+          // Registered as its responsible would: of two that conflict, the survivor stands.
+          if (known.key === key && this.#init.members.isAlive(known.peerId))
+            this.#registerHere(known)
+        } catch (err) {
+          this.#log.debug({ err, key, predecessor }, 'a previous directory did not answer')
+        }
+      }),
+    )
   }
 
   #registerHere(entry: DirectoryEntry): RegisterOutcome {

@@ -74,6 +74,12 @@ export interface MeshMembershipInit {
   onChange: () => void
   /** What this peer's load summary says about it, as measured now. */
   localLoad: () => LocalLoad
+  /**
+   * It joins through `--join` addresses: it is not ready to route until a member's table
+   * reached it (a push-pull sync), since with a partial view it would pick the wrong
+   * directories — even itself — and become responsible for keys others hold.
+   */
+  joining?: boolean
 }
 
 /** How a member's worker stands: `left` finishes what it runs and takes nothing new. */
@@ -92,6 +98,8 @@ export class MeshMembership {
   readonly #timer = new DeadlineTimer(() => this.#handle({ type: 'tick' }))
   #lagTimer: ReturnType<typeof setInterval> | undefined
   #running = false
+  #ready: boolean
+  readonly #readyWaiters = new Set<() => void>()
   readonly #gossipBytes: Counter
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     // Only peers that speak Chorus are members: any libp2p node may connect.
@@ -131,6 +139,7 @@ export class MeshMembership {
 
   constructor(init: MeshMembershipInit) {
     this.#init = init
+    this.#ready = init.joining !== true
     this.#log = (init.log ?? silentLogger()).child({ component: 'mesh:membership' })
     this.#selfId = init.libp2p.peerId.toString()
     const rng = { next: init.rng ?? Math.random }
@@ -255,6 +264,26 @@ export class MeshMembership {
     this.#publisher.loadChanged()
   }
 
+  /** Whether this peer has the mesh's view to route with (see `joining`). */
+  get ready(): boolean {
+    return this.#ready
+  }
+
+  /** Settles once ready, or after `timeoutMs`: a bootstrap that never answers stalls nobody for good. */
+  whenReady(timeoutMs: number): Promise<void> {
+    if (this.#ready) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#readyWaiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      timer.unref()
+      this.#readyWaiters.add(done)
+    })
+  }
+
   liveIds(): string[] {
     const ids = this.#core
       .members()
@@ -352,6 +381,10 @@ export class MeshMembership {
         }
         this.#publishInBackground(MEMBERS_TOPIC, { updates: [update] })
       }
+    }
+    if (!this.#ready && event.type === 'sync-received' && event.from !== this.#selfId) {
+      this.#ready = true
+      for (const done of [...this.#readyWaiters]) done()
     }
     this.#arm()
   }

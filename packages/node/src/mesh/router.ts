@@ -94,6 +94,9 @@ export interface RouterInit {
   readonly statusTimeoutMs?: number
 }
 
+/** How long a joining peer holds a request for its first view of the mesh, at most. */
+const READY_WAIT_MS = 5_000
+
 export const ROUTER_DEFAULTS: Required<RouterInit> = {
   /** Rounds of lookup-or-become before an invocation is refused. */
   attempts: 10,
@@ -119,7 +122,13 @@ export interface RouterComponents {
     lookup(key: string, timeoutMs: number): Promise<DirectoryEntry | undefined>
   }
   readonly host: RouterHost
-  readonly membership: { isLive(peerId: string): boolean; liveIds(): string[] }
+  readonly membership: {
+    isLive(peerId: string): boolean
+    liveIds(): string[]
+    /** False while a joining peer has only a partial view (`MeshMembership.ready`). */
+    readonly ready?: boolean
+    whenReady?(timeoutMs: number): Promise<void>
+  }
   /** Looks again after pulling definitions, when a name is not known here yet. */
   readonly catchUp: Pick<DefinitionsCatchUp, 'retry'>
   readonly metrics: Pick<PeerMetrics, 'invocations' | 'latency' | 'forwards' | 'forwardLatency'>
@@ -276,7 +285,9 @@ export class Router {
    * pure `core/route.ts`'s; this carries out each step it answers.
    */
   async route(body: ForwardedInvocation): Promise<InvocationView> {
-    const { host, directory, channels, metrics, selfId, sleep, now } = this.#c
+    const { host, directory, channels, metrics, selfId, sleep, now, membership } = this.#c
+    // A joiner routes once it has the mesh's view: with a partial one it picks wrong directories.
+    if (membership.ready === false) await membership.whenReady?.(READY_WAIT_MS)
     const key = schedulerKey(body.owner, body.provider)
     const route = new Route(key, selfId, this.#locations, { attempts: this.#opts.attempts })
     const facts = () => ({ hostsKey: host.has(key) })

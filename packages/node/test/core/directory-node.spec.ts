@@ -49,4 +49,33 @@ describe('DirectoryNode', () => {
     ).toEqual(mine.sort())
     expect(mine.length).toBeGreaterThan(0)
   })
+
+  it('names its predecessors for a key it does not know, which still answers for what it handed on', () => {
+    const before = ['p2', 'p3', 'p4']
+    const after = [...before, 'p1']
+    // A key the joiner p1 takes over: first for p1 among all, and was p2's before.
+    const key = Array.from({ length: 500 }, (_, i) => `o${i}/mesh`).find((k) => {
+      const [first, second] = rendezvousRanking(k, after)
+      return first === 'p1' && second === 'p2'
+    })
+    if (key === undefined) throw new Error('no such key among 500')
+    const old = new DirectoryNode('p2', view(before))
+    old.handle({ type: 'claim', key, from: 'p3', newGuid: 'g1' })
+    const joiner = new DirectoryNode('p1', view(after))
+    expect(joiner.predecessorsFor(key)).toEqual(rendezvousRanking(key, after).slice(1))
+    old.membersChanged(view(after))
+    expect(old.entries()).toEqual([])
+    // The successor asks and adopts what p2 still knows, instead of granting a second one.
+    const known = old.handle({ type: 'lookup', key }).answer
+    expect(known).toMatchObject({ guid: 'g1', peerId: 'p3' })
+    if (known === undefined) throw new Error('unreachable')
+    joiner.handle({ type: 'register', entry: known })
+    expect(joiner.predecessorsFor(key)).toEqual([])
+    expect(joiner.handle({ type: 'claim', key, from: 'p4', newGuid: 'g2' }).answer).toMatchObject({
+      created: false,
+      entry: { guid: 'g1' },
+    })
+    // Not first for the key: nobody to ask.
+    expect(old.predecessorsFor(key)).toEqual([])
+  })
 })
