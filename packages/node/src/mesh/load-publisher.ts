@@ -79,6 +79,8 @@ export class LoadPublisher {
   #seq: number
   #timer: TimerHandle | undefined
   #checkAt = Number.POSITIVE_INFINITY
+  /** A change since the last check has armed one already: the next changes cost nothing. */
+  #changeArmed = false
   #running = false
 
   constructor(init: LoadPublisherInit) {
@@ -99,7 +101,9 @@ export class LoadPublisher {
 
   /** The local load changed: look at it as soon as the policy could let it be published. */
   loadChanged(): void {
-    if (!this.#running) return
+    // Called on every scheduler event: after the first change, nothing to do until the check.
+    if (!this.#running || this.#changeArmed) return
+    this.#changeArmed = true
     const now = this.#init.clock.now()
     const last = this.#last
     const budgetAt =
@@ -123,6 +127,7 @@ export class LoadPublisher {
   #check(): void {
     this.#timer = undefined
     this.#checkAt = Number.POSITIVE_INFINITY
+    this.#changeArmed = false
     if (!this.#running) return
     const { view, clock } = this.#init
     const now = clock.now()
