@@ -91,6 +91,18 @@ describe('a worker peer that dies mid-run', () => {
       return res.ok
     })
 
+    // Under load the spawned peer may have been suspected meanwhile: a suspect worker is not
+    // eligible, and the scheduler would place by its forced fallback on a peer that is.
+    await waitFor('the spawned peer to be alive with its worker, as the invocations go out', () =>
+      a.api
+        .peers()
+        .some(
+          (m) =>
+            m.peerId === doomed.peerId &&
+            m.state === 'alive' &&
+            (m.load as { workerCapacityMb?: number } | undefined)?.workerCapacityMb === 2048,
+        ),
+    )
     const journal = join(dir, 'journal')
     const release = join(dir, 'release')
     const ids: string[] = []

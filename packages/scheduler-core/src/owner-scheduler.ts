@@ -1169,6 +1169,7 @@ export class OwnerScheduler {
         deadline: d.deadline,
         coldStart: d.coldStart,
         overloaded: d.overloaded,
+        preemptible: this.#preemptible.has(d),
         invocations: d.invocations
           .filter((inv) => inv.state === 'running' && inv.dispatch === d)
           .map(invocationSnapshot),
@@ -1346,7 +1347,9 @@ export class OwnerScheduler {
       this.#markFreeSlot(host, host.dispatches.size < host.slots)
       this.#dispatches.set(dispatch.id, dispatch)
       this.#runDeadlines.push(dispatch)
-      if (invocations.every((inv) => inv.preemptible)) this.#preemptible.push(dispatch)
+      // As decided at dispatch: a batch that held a non-preemptible one stays unpreemptible.
+      if (d.preemptible ?? invocations.every((inv) => inv.preemptible))
+        this.#preemptible.push(dispatch)
       for (const inv of invocations) {
         inv.state = 'running'
         inv.dispatch = dispatch

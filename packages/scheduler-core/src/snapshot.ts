@@ -79,6 +79,11 @@ export interface SchedulerSnapshot {
     readonly deadline: number
     readonly coldStart: boolean
     readonly overloaded: boolean
+    /**
+     * Whether it may be preempted, as decided when it was dispatched (all its invocations were
+     * preemptible then). Absent in older snapshots: judged from the unfinished ones.
+     */
+    readonly preemptible?: boolean
     /** The invocations of the dispatch that have not finished yet. */
     readonly invocations: readonly InvocationSnapshot[]
   }[]

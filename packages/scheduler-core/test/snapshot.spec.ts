@@ -243,7 +243,28 @@ describe('snapshot and restore', () => {
           expect(restored.summary(tracker.now)).toEqual(original.summary(tracker.now))
         },
       ),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        examples: [
+          // Found by a run: a batch of a preemptible and a non-preemptible invocation stays
+          // unpreemptible when the second finishes; the snapshot once lost that.
+          [
+            'warm-bounded',
+            1,
+            [
+              { kind: 'submit', fn: 0, priority: 1, preemptible: true },
+              { kind: 'submit', fn: 0, priority: 0, preemptible: false },
+              { kind: 'submit', fn: 0, priority: 1, preemptible: false },
+              { kind: 'submit', fn: 0, priority: 0, preemptible: false },
+              { kind: 'complete', pick: 618893653 },
+            ],
+            [
+              { kind: 'submit', fn: 0, priority: 0, preemptible: false },
+              { kind: 'submit', fn: 0, priority: 0, preemptible: false },
+            ],
+          ],
+        ],
+      },
     )
   })
 
