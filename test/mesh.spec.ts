@@ -22,6 +22,11 @@ describe('a mesh of five peers', () => {
     // Not a star: peers talk to each other, not only to the bootstrap peer.
     const last = peers[4] as TestPeer
     expect(last.api.peers().find((p) => p.peerId === peers[3]?.peerId)?.state).toBe('alive')
+    // Every address listed is one `--join` takes, the other peers' as well as its own.
+    for (const member of last.api.peers()) {
+      expect(member.addrs.length, member.peerId).toBeGreaterThan(0)
+      for (const addr of member.addrs) expect(addr).toMatch(new RegExp(`/p2p/${member.peerId}$`))
+    }
   })
 
   it('runs 1,000 invocations for 20 owners sent to random peers, each exactly once', async () => {

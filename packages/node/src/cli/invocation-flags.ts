@@ -18,7 +18,7 @@ export const INVOKE_FLAGS = {
 
 export const INVOKE_FLAGS_HELP = `  --input JSON             the input, as JSON (default: none)
   --priority 0|1           0 runs first and may preempt 1 (default: the scheduler's, 1)
-  --qos latency|cost       latency: the nearest scheduler shard; cost: the least loaded
+  --qos latency|cost       checked, no effect yet (one scheduler per owner and provider)
   --no-wait                answer as soon as the invocation is queued, with its id
   --idempotency-key KEY    retrying with the same key gets the same invocation
 `

@@ -124,7 +124,10 @@ export const InvokeBody = strictBody({
   qos: z
     .enum(['latency', 'cost'], { error: 'field \'qos\' must be "latency" or "cost"' })
     .optional()
-    .meta({ description: 'the nearest scheduler shard, or the least loaded one' }),
+    .meta({
+      description:
+        'checked, no effect yet (one scheduler per owner and provider); with capacity shards: the nearest, or the least loaded',
+    }),
   wait: z
     .boolean({ error: "field 'wait' must be true or false" })
     .optional()

@@ -330,7 +330,7 @@ export class MeshMembership {
       const load = this.#load.get(m.id, now)?.summary
       return {
         peerId: m.id,
-        addrs: m.addrs,
+        addrs: m.addrs.map((addr) => joinable(addr, m.id)),
         state: m.state,
         lastSeenMs: m.id === this.#selfId ? 0 : heard === undefined ? -1 : Math.round(now - heard),
         ...(load ? { load } : {}),
@@ -475,6 +475,11 @@ export class MeshMembership {
       this.#log.warn({ err, topic }, 'publishing failed')
     }
   }
+}
+
+/** An address in the form `--join` takes: ending in `/p2p/<id>`. */
+function joinable(addr: string, id: string): string {
+  return addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`
 }
 
 /** Whether `event` came from member `id` itself (not relayed by someone else). */
