@@ -68,7 +68,7 @@ describe('a worker peer that dies mid-run', () => {
   it('fails what it ran with a clear error, once, and new work runs on a live worker', async () => {
     const [a] = peers as [TestPeer, TestPeer]
     const doomed = spawned[0] as SpawnedPeer
-    await waitFor('the spawned peer to offer its worker to the others', () =>
+    const offersItsWorker = () =>
       a.api
         .peers()
         .some(
@@ -76,8 +76,8 @@ describe('a worker peer that dies mid-run', () => {
             m.peerId === doomed.peerId &&
             m.state === 'alive' &&
             (m.load as { workerCapacityMb?: number } | undefined)?.workerCapacityMb === 2048,
-        ),
-    )
+        )
+    await waitFor('the spawned peer to offer its worker to the others', offersItsWorker)
     const deployed = await post(`${a.httpUrl}/v1/owners/loss/functions`, {
       name: 'hold',
       runtime: 'nodejs',
@@ -93,15 +93,9 @@ describe('a worker peer that dies mid-run', () => {
 
     // Under load the spawned peer may have been suspected meanwhile: a suspect worker is not
     // eligible, and the scheduler would place by its forced fallback on a peer that is.
-    await waitFor('the spawned peer to be alive with its worker, as the invocations go out', () =>
-      a.api
-        .peers()
-        .some(
-          (m) =>
-            m.peerId === doomed.peerId &&
-            m.state === 'alive' &&
-            (m.load as { workerCapacityMb?: number } | undefined)?.workerCapacityMb === 2048,
-        ),
+    await waitFor(
+      'the spawned peer to be alive with its worker, as the invocations go out',
+      offersItsWorker,
     )
     const journal = join(dir, 'journal')
     const release = join(dir, 'release')

@@ -28,6 +28,7 @@ import {
   type TimerHandle,
 } from '../../packages/node/src/core/index.js'
 import { LoadPublisher } from '../../packages/node/src/mesh/load-publisher.js'
+import { heardDirectly } from '../../packages/node/src/mesh/mesh-membership.js'
 import { silentLogger } from '../../packages/node/src/observability/logger.js'
 import type { SchedulerInfo } from '../../packages/node/src/peer-api.js'
 import type { SimWorld } from './world.js'
@@ -939,18 +940,5 @@ export class SimPeer {
         warmHosts: warm,
       },
     }
-  }
-}
-
-/** Whether `event` came from member `id` itself (not relayed): as `mesh-membership.ts` judges. */
-function heardDirectly(event: MembershipEvent, id: string): boolean {
-  switch (event.type) {
-    case 'peer-discovered':
-      return event.id === id
-    case 'sync-received':
-    case 'ping-received':
-      return event.from === id
-    default:
-      return false
   }
 }

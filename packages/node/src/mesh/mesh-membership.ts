@@ -483,7 +483,7 @@ function joinable(addr: string, id: string): string {
 }
 
 /** Whether `event` came from member `id` itself (not relayed by someone else). */
-function heardDirectly(event: MembershipEvent, id: string): boolean {
+export function heardDirectly(event: MembershipEvent, id: string): boolean {
   switch (event.type) {
     case 'peer-discovered':
       return event.id === id
