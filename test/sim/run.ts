@@ -49,7 +49,6 @@ export function runSimulation(
   world.checker.finish((peer) => world.network.isCrashed(peer) && !world.peer(peer)?.leaving)
   const hops = [...world.hops].sort((a, b) => a - b)
   // Time to a full view: from the last sample where some peer missed someone, after the joins.
-  const lastJoinAt = scenario === 'mass-join' ? Math.min(11_000, 1_000 + end / 3) : 0
   const lastPartial = [...world.samples].reverse().find((s) => s.fullViews < 1 && s.at <= end)
   const fullViewAt = lastPartial === undefined ? 0 : lastPartial.at + 1_000
   const measured = world.samples.filter(
@@ -76,14 +75,14 @@ export function runSimulation(
       mean: hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length),
       p99: percentile(hops, 0.99),
     },
-    fullViewAfterS: fullViewAt > end ? null : Math.max(0, fullViewAt - lastJoinAt) / 1000,
+    fullViewAfterS: fullViewAt > end ? null : Math.max(0, fullViewAt - log.lastJoinAt) / 1000,
     loadView: { p99AgeMs: percentile(ages, 0.99), medianShare: percentile(shares, 0.5) },
     membership: 'real SWIM core per peer (full membership)',
     checks: world.checker.checks,
     violations,
     wallS,
     rssMiB,
-    scenarioEvents: log.events.filter((e) => !e.endsWith('s ')),
+    scenarioEvents: log.events,
     replay,
     line: `sim: peers=${options.peers} seed=${options.seed} scenario=${scenario} invariants=${ok ? 'ok' : 'VIOLATED'} wall=${wallS.toFixed(1)}s rss=${rssMiB}MiB`,
   }

@@ -18,10 +18,8 @@ export type ScenarioName = (typeof SCENARIOS)[number]
 /** What a scenario did, for the table. */
 export interface ScenarioLog {
   readonly events: string[]
-}
-
-function formedMesh(world: SimWorld, n: number): void {
-  world.addFormedMesh(n)
+  /** When the last peer joins (virtual ms): a full view is timed from then. */
+  lastJoinAt: number
 }
 
 function shuffled(world: SimWorld, xs: readonly string[]): string[] {
@@ -34,29 +32,31 @@ function shuffled(world: SimWorld, xs: readonly string[]): string[] {
 }
 
 export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog {
-  const log: ScenarioLog = { events: [] }
+  const log: ScenarioLog = { events: [], lastJoinAt: 0 }
   const { peers, seconds } = world.options
   const end = seconds * 1000
   const clientsUntil = Math.max(end * 0.6, end - 8_000)
-  const at = (ms: number, what: string, act: () => void) =>
+  /** Acts at `ms`; a fault worth a line in the table says `what` it is. */
+  const at = (ms: number, what: string | undefined, act: () => void) =>
     world.time.after(ms, () => {
-      log.events.push(`${(ms / 1000).toFixed(1)}s ${what}`)
+      if (what !== undefined) log.events.push(`${(ms / 1000).toFixed(1)}s ${what}`)
       act()
     })
   world.startSampling(1_000)
   switch (name) {
     case 'steady':
-      formedMesh(world, peers)
+      world.addFormedMesh(peers)
       world.startClients(1_000, clientsUntil)
       break
     case 'mass-join': {
       const first = Math.max(2, Math.floor(peers / 10))
-      formedMesh(world, first)
+      world.addFormedMesh(first)
       // Joiners name a seed peer, as operators pass `--join` one of the mesh's first peers.
       const seeds = [...world.peerIds()]
       const window = Math.min(10_000, end / 3)
+      log.lastJoinAt = 1_000 + window
       for (let i = first; i < peers; i++) {
-        at(1_000 + world.rng.next() * window, '', () => world.addPeer([world.pick(seeds)]))
+        at(1_000 + world.rng.next() * window, undefined, () => world.addPeer([world.pick(seeds)]))
       }
       log.events.push(
         `${first} peers formed; ${peers - first} join over ${(window / 1000).toFixed(0)}s, each through one of them`,
@@ -65,7 +65,7 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
       break
     }
     case 'crash':
-      formedMesh(world, peers)
+      world.addFormedMesh(peers)
       world.startClients(1_000, clientsUntil)
       at(end / 3, `${Math.floor(peers / 10)} peers crash`, () => {
         for (const id of shuffled(world, world.peerIds()).slice(0, Math.floor(peers / 10)))
@@ -73,7 +73,7 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
       })
       break
     case 'partition-heal':
-      formedMesh(world, peers)
+      world.addFormedMesh(peers)
       world.startClients(1_000, clientsUntil)
       at(end / 4, `partition: 30% cut off`, () => {
         world.partitioned = true
@@ -85,10 +85,10 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
       })
       break
     case 'churn':
-      formedMesh(world, peers)
+      world.addFormedMesh(peers)
       world.startClients(1_000, clientsUntil)
       for (let t = 2_000; t < clientsUntil; t += 1_000) {
-        at(t, '', () => {
+        at(t, undefined, () => {
           const running = world.peerIds().filter((id) => !world.peer(id)?.leaving)
           world.leave(world.pick(running))
           world.addPeer([world.pick(running)])
@@ -97,10 +97,10 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
       log.events.push('each second one peer leaves gracefully and one joins')
       break
     case 'stall':
-      formedMesh(world, peers)
+      world.addFormedMesh(peers)
       world.startClients(1_000, clientsUntil)
       for (let t = 3_000; t < clientsUntil; t += 5_000) {
-        at(t, '', () => {
+        at(t, undefined, () => {
           const id = world.pick(world.peerIds())
           world.network.stall(id)
           world.time.after(2_000, () => world.network.resume(id))

@@ -28,6 +28,7 @@ import {
   type TimerHandle,
 } from '../../packages/node/src/core/index.js'
 import { LoadPublisher } from '../../packages/node/src/mesh/load-publisher.js'
+import { schedulerInfo } from '../../packages/node/src/scheduling/scheduler-info.js'
 import { heardDirectly } from '../../packages/node/src/mesh/mesh-membership.js'
 import { silentLogger } from '../../packages/node/src/observability/logger.js'
 import type { SchedulerInfo } from '../../packages/node/src/peer-api.js'
@@ -918,19 +919,7 @@ export class SimPeer {
     for (const h of this.hosted.values()) {
       const s = h.scheduler.summary(this.#world.time.now())
       warm += s.warmHosts
-      schedulers.push({
-        guid: h.guid,
-        owner: h.owner,
-        provider: PROVIDER,
-        peerId: this.id,
-        epoch: h.epoch,
-        capacity: s.capacity,
-        pending: s.pending.high + s.pending.low,
-        inflight: s.inflight,
-        arrivalRatePerSec: s.arrivalRatePerSec,
-        forwardedRatePerSec: s.forwardedRatePerSec,
-        state: h.accepting ? 'active' : 'migrating',
-      })
+      schedulers.push(schedulerInfo({ ...h, provider: PROVIDER, moving: !h.accepting }, this.id, s))
     }
     return {
       schedulers,

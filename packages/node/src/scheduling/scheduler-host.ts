@@ -7,7 +7,8 @@
  * The parts, one a file beside this one: `scheduler-registry.ts` (what is hosted and what
  * each holds, with its ledger), `result-store.ts`, `worker-sync.ts`,
  * `idle-deallocation.ts`, `dispatch-runner.ts` with `remote-dispatcher.ts` (running a
- * dispatch), `provider.ts` (what providers implement) and `scheduler-key.ts`.
+ * dispatch), `provider.ts` (what providers implement), `scheduler-key.ts` and
+ * `scheduler-info.ts` (a scheduler as the API and the load summary show it).
  */
 import {
   OwnerScheduler,
@@ -17,6 +18,7 @@ import {
   type SchedulerEffect,
   type SchedulerEvent,
 } from '@chorus/scheduler-core'
+import { schedulerInfo } from './scheduler-info.js'
 import { background } from '../background.js'
 import {
   InvocationLedger,
@@ -343,23 +345,13 @@ export class SchedulerHost {
   }
 
   list(): SchedulerInfo[] {
-    return [...this.#registry.values()].map((h) => {
-      const summary = h.scheduler.summary(this.#init.now())
-      return {
-        guid: h.guid,
-        owner: h.owner,
-        provider: h.provider,
-        peerId: this.#init.selfId,
-        epoch: h.epoch,
-        capacity: summary.capacity,
-        pending: summary.pending.high + summary.pending.low,
-        inflight: summary.inflight,
-        arrivalRatePerSec: summary.arrivalRatePerSec,
-        forwardedRatePerSec: summary.forwardedRatePerSec,
-        state: h.draining ? 'migrating' : 'active',
-        warmHosts: summary.warmHosts,
-      }
-    })
+    return [...this.#registry.values()].map((h) =>
+      schedulerInfo(
+        { ...h, moving: h.draining },
+        this.#init.selfId,
+        h.scheduler.summary(this.#init.now()),
+      ),
+    )
   }
 
   /**
