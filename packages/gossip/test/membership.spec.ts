@@ -145,6 +145,32 @@ describe('discovery and announcement', () => {
   })
 })
 
+describe('catching up after joining', () => {
+  it('push-pulls twice more soon after the first table arrives, then at the regular interval', () => {
+    const core = makeCore([], { ...SLOW, syncIntervalMs: 30_000 })
+    core.handle(
+      { type: 'sync-received', from: 'a', updates: [alive('a', 0), alive('b', 0)], reply: false },
+      100,
+    )
+    const syncsAt: number[] = []
+    for (let t = 100; t <= 40_000; t += 50) {
+      for (const sync of effectsOf(advance(core, t), 'send-sync')) {
+        expect(['a', 'b']).toContain(sync.to)
+        expect(sync.reply).toBe(true)
+        syncsAt.push(t)
+      }
+    }
+    // ~1 s and ~3 s after joining (×0.75…1.25), then not before the regular 30 s round.
+    expect(syncsAt.length).toBeGreaterThanOrEqual(3)
+    const [first, second, third] = syncsAt as [number, number, number]
+    expect(first - 100).toBeGreaterThanOrEqual(750)
+    expect(first - 100).toBeLessThanOrEqual(1_300)
+    expect(second - 100).toBeGreaterThanOrEqual(2_250)
+    expect(second - 100).toBeLessThanOrEqual(3_800)
+    expect(third - second).toBeGreaterThanOrEqual(30_000 - 50)
+  })
+})
+
 describe('probing', () => {
   it('probes every member once per round, reshuffling between rounds', () => {
     const core = makeCore(FIVE)
@@ -230,6 +256,56 @@ describe('probing', () => {
     expect(memberEvents(effects)).toEqual([`suspect:${ping.to}`])
     expect(onlyOf(effects, 'broadcast').updates).toEqual([suspect(ping.to, 0, 'me')])
     expect(core.member(ping.to)).toMatchObject({ state: 'suspect', stateChangedAt: ping.at + 500 })
+  })
+})
+
+describe('pings that wait for a connection', () => {
+  it('times the probe from when the ping left, not from the dial', () => {
+    const core = makeCore(FIVE, SLOW)
+    const ping = firstPing(core)
+    core.handle({ type: 'ping-connecting', probeId: ping.probeId }, ping.at)
+    // A 3 s dial: without the notice the round would have ended (and suspected) at +500.
+    expect(effectsOf(advance(core, ping.at + 3_000), 'send-ping-req')).toEqual([])
+    expect(core.snapshot().probes[0]).toMatchObject({ probeId: ping.probeId, connecting: true })
+    core.handle({ type: 'ping-sent', probeId: ping.probeId }, ping.at + 3_000)
+    expect(advance(core, ping.at + 3_249)).toEqual([])
+    expect(effectsOf(advance(core, ping.at + 3_250), 'send-ping-req')).toHaveLength(3)
+    expect(memberEvents(advance(core, ping.at + 3_500))).toEqual([`suspect:${ping.to}`])
+  })
+
+  it('waits at most connectTimeoutMs for the connection', () => {
+    const core = makeCore(FIVE, { ...SLOW, connectTimeoutMs: 2_000 })
+    const ping = firstPing(core)
+    core.handle({ type: 'ping-connecting', probeId: ping.probeId }, ping.at)
+    expect(effectsOf(advance(core, ping.at + 1_999), 'send-ping-req')).toEqual([])
+    expect(effectsOf(advance(core, ping.at + 2_000), 'send-ping-req')).toHaveLength(3)
+    expect(memberEvents(advance(core, ping.at + 2_250))).toEqual([`suspect:${ping.to}`])
+  })
+
+  it('asks the others at once when the connection fails', () => {
+    const core = makeCore(FIVE, SLOW)
+    const ping = firstPing(core)
+    core.handle({ type: 'ping-connecting', probeId: ping.probeId }, ping.at)
+    const reqs = effectsOf(
+      core.handle({ type: 'ping-unsent', probeId: ping.probeId }, ping.at + 10),
+      'send-ping-req',
+    )
+    expect(reqs).toHaveLength(3)
+    expect(memberEvents(advance(core, ping.at + 260))).toEqual([`suspect:${ping.to}`])
+  })
+
+  it('ignores notices for probes it does not hold or that moved on', () => {
+    const core = makeCore(FIVE, SLOW)
+    const ping = firstPing(core)
+    const before = stateOf(core)
+    expect(core.handle({ type: 'ping-sent', probeId: ping.probeId }, ping.at)).toEqual([])
+    expect(core.handle({ type: 'ping-connecting', probeId: 999 }, ping.at)).toEqual([])
+    expect(core.handle({ type: 'ping-unsent', probeId: 999 }, ping.at)).toEqual([])
+    expect(stateOf(core)).toEqual(before)
+    // In the indirect phase a late connecting notice changes nothing.
+    advance(core, ping.at + 250)
+    core.handle({ type: 'ping-connecting', probeId: ping.probeId }, ping.at + 260)
+    expect(memberEvents(advance(core, ping.at + 500))).toEqual([`suspect:${ping.to}`])
   })
 })
 
@@ -744,6 +820,8 @@ describe('bad input is rejected and changes nothing', () => {
       raw({ type: 'nack-received', from: ping.to, probeId: ping.probeId }),
       'unexpected-nack',
     ],
+    ['a connecting notice without a probe id', raw({ type: 'ping-connecting' }), 'invalid-event'],
+    ['a sent notice with a bad probe id', raw({ type: 'ping-sent', probeId: -1 }), 'invalid-event'],
     ['a negative lag', raw({ type: 'local-health', lagMs: -5 }), 'invalid-event'],
     ['a NaN lag', raw({ type: 'local-health', lagMs: NaN }), 'invalid-event'],
     [

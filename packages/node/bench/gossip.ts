@@ -38,6 +38,7 @@ import {
   median,
   out,
   progress,
+  privateMiB,
   rssMiB,
   seconds,
   shutdown,
@@ -412,17 +413,17 @@ function evidenceLine(e: ReturnType<typeof evidence>): string {
   )
 }
 
-/** CPU (% of one core) and RSS (MiB) of each process over `windowMs` of no polling. */
+/** CPU (% of one core), RSS and private memory (MiB) of each process over `windowMs` of no polling. */
 async function idleUsage(
   pids: readonly number[],
   windowMs: number,
-): Promise<{ cpu: number[]; rss: number[] }> {
+): Promise<{ cpu: number[]; rss: number[]; private: number[] }> {
   const before = pids.map(cpuTimeMs)
   const started = performance.now()
   await sleep(windowMs)
   const elapsed = performance.now() - started
   const cpu = pids.map((pid, i) => ((cpuTimeMs(pid) - (before[i] ?? 0)) / elapsed) * 100)
-  return { cpu, rss: pids.map(rssMiB) }
+  return { cpu, rss: pids.map(rssMiB), private: pids.map(privateMiB) }
 }
 
 async function stopAll(children: readonly Child[]): Promise<void> {
@@ -455,14 +456,24 @@ interface SerfAgent extends Child {
 async function runSerf(
   count: number,
 ): Promise<{ convergence: Convergence; detection: Detection; checkedWithCli: string }> {
+  // The kernel may hand back a port it gave a moment ago (nothing holds it yet): pick again.
+  const taken = new Set<number>()
+  const distinctPort = async (udpToo: boolean): Promise<number> => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = await freePort('127.0.0.1', udpToo)
+      if (!taken.has(port)) {
+        taken.add(port)
+        return port
+      }
+    }
+    throw new Error('could not pick distinct free ports for the serf agents')
+  }
   const binds: number[] = []
   const rpcs: number[] = []
   for (let i = 0; i < count; i++) {
-    binds.push(await freePort('127.0.0.1', true))
-    rpcs.push(await freePort('127.0.0.1', false))
+    binds.push(await distinctPort(true))
+    rpcs.push(await distinctPort(false))
   }
-  if (new Set([...binds, ...rpcs]).size !== 2 * count)
-    throw new Error('port picking collided; run again')
   const agents: SerfAgent[] = []
   const firstStart = performance.now()
   try {
@@ -969,6 +980,7 @@ async function main(): Promise<void> {
     `  Chorus at rest (${(SETTLE_MS - REST_WINDOW_MS) / 1000}–${SETTLE_MS / 1000} s after convergence, nobody polling; the kill follows): CPU per peer median ${median(usage.cpu).toFixed(1)}%, ` +
       `max ${Math.max(...usage.cpu).toFixed(1)}% of a core (all ${N}: ${cpuTotal.toFixed(0)}%); ` +
       `RSS per peer median ${median(usage.rss).toFixed(0)} MiB, max ${Math.max(...usage.rss).toFixed(0)} MiB ` +
+      `(of which private to the peer, median ${median(usage.private).toFixed(0)} MiB: the rest is the node binary and libraries, shared) ` +
       `(all ${N}: ${(usage.rss.reduce((a, b) => a + b, 0) / 1024).toFixed(2)} GiB); load avg during the Chorus phases ${loadDuring.toFixed(2)}`,
   )
 

@@ -528,6 +528,22 @@ export function rssMiB(pid: number): number {
   }
 }
 
+/**
+ * Memory only this process holds, in MiB (Linux /proc smaps_rollup: private clean + dirty), or
+ * NaN. RSS also counts the node binary and shared libraries, which every peer on the host shares.
+ */
+export function privateMiB(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+    const kb = ['Private_Clean', 'Private_Dirty'].map((field) =>
+      Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(rollup)?.[1] ?? Number.NaN),
+    )
+    return ((kb[0] as number) + (kb[1] as number)) / 1024
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** CPU time (user + system) a process has used, in ms (Linux /proc), or NaN. */
 export function cpuTimeMs(pid: number): number {
   try {

@@ -30,6 +30,14 @@
  *   buddy system) and refutes within one stall, ≤ 400 ms + RTT; 1000 ms is 2.5× that. Without
  *   confirmations (an accusation nobody else shares) the timeout stays near 5000 ms.
  *
+ * A connection is not a ping. Over TCP the first ping to a member waits for a dial and a Noise
+ * handshake, which take seconds when twenty processes start at once on two cores: counted
+ * against the 250 ms timeout, every joiner was suspected by every other (bench:gossip saw ~300
+ * suspicions per join storm). So the shell says when a ping must wait for a connection
+ * (`ping-connecting`) and when it left (`ping-sent`); the probe's clock starts then, and waits
+ * at most `connectTimeoutMs` = 5 000 ms for it. A connection refused (`ping-unsent`: a killed
+ * peer's port is closed) sends the ping-reqs at once, so a dead peer is found sooner, not later.
+ *
  * The stalled peer's own view is protected by local health (Lifeguard's LHM): stalls it
  * measures (`local-health` events, deadlines it finds overdue) raise a score 0…`healthMax` = 8
  * that multiplies its probe interval and timeouts by (score + 1), and an overdue deadline is
@@ -51,6 +59,12 @@ export interface MembershipConfig {
   readonly probeTimeoutMs?: number
   /** How long after the ping-reqs the probe round ends (× multiplier). Default 250. */
   readonly indirectTimeoutMs?: number
+  /**
+   * How long a probe waits for the shell to open a connection before its ping can leave
+   * (`ping-connecting`); past it the probe goes on as if the ping had gone unanswered. Default
+   * 5 000.
+   */
+  readonly connectTimeoutMs?: number
   /** Members asked to ping a target that did not answer directly. Default 3. */
   readonly indirectProbes?: number
   /** A suspicion's timeout once confirmed by enough members. Default 1000. */
@@ -85,6 +99,7 @@ export const MEMBERSHIP_DEFAULTS = {
   probeIntervalMs: 200,
   probeTimeoutMs: 250,
   indirectTimeoutMs: 250,
+  connectTimeoutMs: 5_000,
   indirectProbes: 3,
   suspicionMinMs: 1_000,
   suspicionMaxMs: 5_000,
@@ -114,6 +129,7 @@ export function resolveMembershipConfig(
     'probeIntervalMs',
     'probeTimeoutMs',
     'indirectTimeoutMs',
+    'connectTimeoutMs',
     'suspicionMinMs',
     'suspicionMaxMs',
     'stallToleranceMs',

@@ -32,6 +32,16 @@ export type MembershipEvent =
       /** Measured by the shell; the core does not need it (the shell may feed Vivaldi with it). */
       readonly rttMs?: number
     }
+  /**
+   * A ping of ours could not leave yet: the shell is opening a connection to its target. The
+   * probe's clock waits (at most `connectTimeoutMs`) — a handshake slowed by a busy machine is
+   * not the target failing to answer.
+   */
+  | { readonly type: 'ping-connecting'; readonly probeId: number }
+  /** That ping left once the connection opened: the probe's timeouts count from now. */
+  | { readonly type: 'ping-sent'; readonly probeId: number }
+  /** That ping could not leave (the connection failed): the others are asked to try at once. */
+  | { readonly type: 'ping-unsent'; readonly probeId: number }
   /** A member we asked to relay could not reach the target in time (Lifeguard). */
   | { readonly type: 'nack-received'; readonly from: string; readonly probeId: number }
   /** Updates that arrived by broadcast (gossipsub) from `from`. */

@@ -63,6 +63,8 @@ export interface MembershipSnapshot {
     readonly probeId: number
     readonly target: string
     readonly phase: 'direct' | 'indirect'
+    /** Its ping waits for a connection to open (`ping-connecting`). */
+    readonly connecting: boolean
     readonly startedAt: number
     readonly relayers: readonly string[]
     readonly nacks: number
@@ -88,6 +90,13 @@ const RECENT_EVENTS_KEPT = 256
 const NACK_FRACTION = 0.8
 /** Discovering the same peer again within this long sends it no second sync. */
 const DISCOVERY_SYNC_GAP_MS = 1_000
+/**
+ * After the first table from another member arrives, push-pull again this long after it, with
+ * random members (×0.75…1.25): peers that joined in the same moment learn of each other from the
+ * ones they met, instead of waiting for a broadcast that reached them before they subscribed or
+ * for the regular anti-entropy round (bench:gossip: ~10 s for 20 peers joining at once).
+ */
+const CATCH_UP_SYNCS_MS = [1_000, 3_000] as const
 /** Above this many members, push-pull slows down logarithmically (memberlist's pushPullScale). */
 const SYNC_SCALE_THRESHOLD = 32
 
@@ -111,8 +120,9 @@ interface Probe {
   /** The target's incarnation when the probe started: a failure suspects that one. */
   readonly incarnation: number
   readonly startedAt: number
-  readonly roundEnd: number
+  roundEnd: number
   phase: 'direct' | 'indirect'
+  connecting: boolean
   at: number
   deferred: boolean
   relayers: readonly string[]
@@ -176,6 +186,9 @@ export class Membership {
   #probeable = 0
   #nextProbeAt = 0
   #nextSyncAt = 0
+  /** When the first table from another member arrived (we joined), and catch-ups left. */
+  #joinedAt: number | undefined
+  #catchUps = 0
   #maxLate = 0
   #lastStallAt = Number.NEGATIVE_INFINITY
   #probeOrder: string[] = []
@@ -316,6 +329,7 @@ export class Membership {
         probeId: p.probeId,
         target: p.target,
         phase: p.phase,
+        connecting: p.connecting,
         startedAt: p.startedAt,
         relayers: [...p.relayers],
         nacks: p.nacks.size,
@@ -432,6 +446,10 @@ export class Membership {
         }
         return undefined
       }
+      case 'ping-connecting':
+      case 'ping-sent':
+      case 'ping-unsent':
+        return this.#checkProbeId(e.probeId)
       case 'local-health':
         return typeof e.lagMs === 'number' && Number.isFinite(e.lagMs) && e.lagMs >= 0
           ? undefined
@@ -531,7 +549,14 @@ export class Membership {
       case 'sync-received':
         this.#merge(event.updates, out)
         if (event.reply) this.#sendSync(event.from, false, out)
+        if (this.#joinedAt === undefined) this.#joined()
         return
+      case 'ping-connecting':
+        return this.#pingConnecting(event.probeId)
+      case 'ping-sent':
+        return this.#pingSent(event.probeId)
+      case 'ping-unsent':
+        return this.#pingUnsent(event.probeId, out)
       case 'local-health':
         if (event.lagMs > this.#config.stallToleranceMs) this.#stalled(event.lagMs)
         return
@@ -797,6 +822,7 @@ export class Membership {
       startedAt: this.#now,
       roundEnd: this.#now + (probeTimeoutMs + indirectTimeoutMs) * scale,
       phase: 'direct',
+      connecting: false,
       at: this.#now + probeTimeoutMs * scale,
       deferred: false,
       relayers: [],
@@ -852,26 +878,7 @@ export class Membership {
       this.#probeTimers.update(probe)
       return
     }
-    if (probe.phase === 'direct') {
-      probe.phase = 'indirect'
-      probe.deferred = false
-      // Handled late (after a stall), the helpers still get their whole window.
-      probe.at = Math.max(
-        probe.roundEnd,
-        this.#now + this.#config.indirectTimeoutMs * this.#scale(),
-      )
-      probe.relayers = this.#randomAlive(this.#config.indirectProbes, probe.target)
-      this.#probeTimers.update(probe)
-      for (const to of probe.relayers) {
-        out.effects.push({
-          type: 'send-ping-req',
-          to,
-          target: probe.target,
-          probeId: probe.probeId,
-        })
-      }
-      return
-    }
+    if (probe.phase === 'direct') return this.#askOthers(probe, out)
     this.#endProbe(probe)
     // Lifeguard: relays that did not even nack suggest the fault is ours, not the target's.
     const expected = probe.relayers.length
@@ -893,6 +900,51 @@ export class Membership {
         this.#originate(accusation, out)
       }
     }
+  }
+
+  /** The direct ping went unanswered (or could not leave): members are asked to try. */
+  #askOthers(probe: Probe, out: Output): void {
+    probe.phase = 'indirect'
+    probe.connecting = false
+    probe.deferred = false
+    // Handled late (after a stall), the helpers still get their whole window.
+    probe.at = Math.max(probe.roundEnd, this.#now + this.#config.indirectTimeoutMs * this.#scale())
+    probe.relayers = this.#randomAlive(this.#config.indirectProbes, probe.target)
+    this.#probeTimers.update(probe)
+    for (const to of probe.relayers) {
+      out.effects.push({ type: 'send-ping-req', to, target: probe.target, probeId: probe.probeId })
+    }
+  }
+
+  /** Our direct ping waits for a connection: its timeout waits too, up to `connectTimeoutMs`. */
+  #pingConnecting(probeId: number): void {
+    const probe = this.#probes.get(probeId)
+    if (!probe || probe.phase !== 'direct' || probe.connecting) return
+    probe.connecting = true
+    probe.deferred = false
+    probe.at = this.#now + this.#config.connectTimeoutMs
+    probe.roundEnd = probe.at + this.#config.indirectTimeoutMs * this.#scale()
+    this.#probeTimers.update(probe)
+  }
+
+  /** The ping left after its connection opened: the round is timed from now. */
+  #pingSent(probeId: number): void {
+    const probe = this.#probes.get(probeId)
+    if (!probe?.connecting) return
+    const scale = this.#scale()
+    const { probeTimeoutMs, indirectTimeoutMs } = this.#config
+    probe.connecting = false
+    probe.at = this.#now + probeTimeoutMs * scale
+    probe.roundEnd = this.#now + (probeTimeoutMs + indirectTimeoutMs) * scale
+    this.#probeTimers.update(probe)
+  }
+
+  /** No connection to the target could be opened: no point waiting for its ack. */
+  #pingUnsent(probeId: number, out: Output): void {
+    const probe = this.#probes.get(probeId)
+    if (!probe || probe.phase !== 'direct') return
+    probe.roundEnd = this.#now + this.#config.indirectTimeoutMs * this.#scale()
+    this.#askOthers(probe, out)
   }
 
   #endProbe(probe: Probe): void {
@@ -995,7 +1047,26 @@ export class Membership {
     }
   }
 
+  #joined(): void {
+    this.#joinedAt = this.#now
+    this.#catchUps = CATCH_UP_SYNCS_MS.length
+    this.#nextSyncAt = Math.min(this.#nextSyncAt, this.#catchUpAt())
+  }
+
+  #catchUpAt(): number {
+    const after = CATCH_UP_SYNCS_MS[CATCH_UP_SYNCS_MS.length - this.#catchUps] as number
+    return (this.#joinedAt as number) + Math.floor(after * (0.75 + this.#rng.next() / 2))
+  }
+
   #syncTick(out: Output): void {
+    if (this.#catchUps > 0) {
+      this.#catchUps--
+      const regular = this.#now + this.#config.syncIntervalMs
+      this.#nextSyncAt = this.#catchUps > 0 ? Math.min(this.#catchUpAt(), regular) : regular
+      const [partner] = this.#randomAlive(1)
+      if (partner !== undefined) this.#sendSync(partner, true, out)
+      return
+    }
     const alive = this.#probeable + 1
     const scale =
       alive <= SYNC_SCALE_THRESHOLD

@@ -94,6 +94,9 @@ export interface DefinitionReplicatorInit {
   compactEvery?: number
 }
 
+/** Newly live peers pulled from at once, per change of the live set. */
+const MAX_NEWCOMER_SYNCS = 2
+
 export const DEFINITION_REPLICATOR_DEFAULTS = {
   syncIntervalMs: 5000,
   requestTimeoutMs: 10_000,
@@ -182,7 +185,7 @@ export interface DefinitionReplicator {
   readCode(digest: string): Promise<Uint8Array | undefined>
   /** One anti-entropy exchange with `peer`: pulls what it has and this peer lacks. */
   syncWith(peer: string): Promise<SyncReport>
-  /** The live peers may have changed: syncs with those not seen before. */
+  /** The live peers may have changed: syncs with up to two of those not seen before. */
   peersChanged(): void
   /** The definition log's last handled calls, for tests and the dashboard. */
   recent(): readonly HandledChange[]
@@ -381,8 +384,13 @@ class DefaultDefinitionReplicator implements DefinitionReplicator {
   peersChanged(): void {
     if (!this.#running) return
     const live = new Set(this.#others())
-    for (const peer of live) {
-      if (!this.#known.has(peer)) this.#syncInBackground(peer)
+    const newcomers = [...live].filter((peer) => !this.#known.has(peer))
+    // A few newcomers are enough to pull what a joining side (or a healed partition) brings;
+    // the timer's rounds reach the rest. Syncing with every one made each peer of a join storm
+    // dial every other at the same instant (twice per pair, both sides at once).
+    for (let i = 0; i < MAX_NEWCOMER_SYNCS && newcomers.length > 0; i++) {
+      const [peer] = newcomers.splice(Math.floor(this.#random() * newcomers.length), 1)
+      this.#syncInBackground(peer as string)
     }
     this.#known = live
   }

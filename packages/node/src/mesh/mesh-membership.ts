@@ -64,7 +64,7 @@ const LAG_SAMPLE_MS = 100
 
 export interface MeshMembershipInit {
   libp2p: ChorusLibp2p
-  channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'send'>
+  channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'send' | 'sendTelling'>
   metrics: { readonly gossipBytes: Counter }
   log?: Logger
   /** Uniform in [0, 1): the cores' probe order and Vivaldi's jitter. Default Math.random. */
@@ -396,7 +396,12 @@ export class MeshMembership {
         this.#pingSentAt.set(effect.probeId, { to: effect.to, at: performance.now() })
         if (this.#pingSentAt.size > 1024)
           this.#pingSentAt.delete(this.#pingSentAt.keys().next().value as number)
-        channels.send(effect.to, SWIM.ping, { probeId: effect.probeId, updates: effect.updates })
+        channels.sendTelling(
+          effect.to,
+          SWIM.ping,
+          { probeId: effect.probeId, updates: effect.updates },
+          (outcome) => this.#pingWaited(effect.probeId, outcome),
+        )
         return
       case 'send-ping-req':
         channels.send(effect.to, SWIM.pingReq, { probeId: effect.probeId, target: effect.target })
@@ -423,6 +428,17 @@ export class MeshMembership {
         )
         return
     }
+  }
+
+  /**
+   * A ping that had to wait for a connection: the core times the probe from when it left.
+   * Told after the current event is handled (the core takes one event at a time).
+   */
+  #pingWaited(probeId: number, outcome: 'connecting' | 'sent' | 'unsent'): void {
+    const sent = this.#pingSentAt.get(probeId)
+    // The round trip Vivaldi learns from starts when the ping left, not with the dial.
+    if (outcome === 'sent' && sent) sent.at = performance.now()
+    queueMicrotask(() => this.#handle({ type: `ping-${outcome}`, probeId }))
   }
 
   #memberChanged(effect: Extract<MembershipEffect, { type: 'member' }>): void {

@@ -1,21 +1,21 @@
 /**
- * The libp2p host every peer runs: TCP, Noise, yamux, identify, ping and gossipsub, with
- * an optional private-network pre-shared key so outsiders cannot even connect.
+ * The libp2p host every peer runs: TCP, Noise, yamux, identify and gossipsub, with an optional
+ * private-network pre-shared key so outsiders cannot even connect. (libp2p's ping service is
+ * not run: SWIM's pings on the peer channels are the liveness check.)
  */
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
-import { ping, type Ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { libp2pLoggerFor } from './silent-libp2p-logger.js'
 
 // A `type`, not an `interface`: libp2p's service map needs an index signature.
 export type ChorusServices = {
   identify: Identify
-  ping: Ping
   pubsub: GossipSub
 }
 
@@ -31,7 +31,9 @@ export interface Libp2pHostInit {
 }
 
 export async function createLibp2pHost(init: Libp2pHostInit): Promise<ChorusLibp2p> {
+  const logger = libp2pLoggerFor(process.env)
   return createLibp2p({
+    ...(logger ? { logger } : {}),
     privateKey: init.privateKey,
     addresses: { listen: [...init.listen] },
     transports: [tcp()],
@@ -48,7 +50,6 @@ export async function createLibp2pHost(init: Libp2pHostInit): Promise<ChorusLibp
     },
     services: {
       identify: identify(),
-      ping: ping(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,

@@ -340,6 +340,36 @@ export class PeerChannels {
     )
   }
 
+  /**
+   * Sends a one-way message like `send`, telling `waited` what happened when it could not go
+   * out at once because a channel had to be opened first: `sent` once it went, `unsent` if
+   * no channel opened. Failure detection times a ping from when it left, not from the dial.
+   */
+  sendTelling(
+    peerId: string,
+    method: string,
+    body: unknown,
+    waited: (outcome: 'connecting' | 'sent' | 'unsent') => void,
+  ): void {
+    const existing = this.#channels.get(peerId)
+    if (existing && !existing.closed) return this.send(peerId, method, body)
+    waited('connecting')
+    background(
+      async () => {
+        try {
+          const channel = await this.#channelTo(peerId, this.#requestTimeoutMs)
+          channel.write({ t: 'msg', m: method, b: body })
+        } catch (err) {
+          this.#log.debug({ peer: peerId, method, err }, 'sending a one-way message failed')
+          waited('unsent')
+          return
+        }
+        waited('sent')
+      },
+      (err) => this.#log.error({ peer: peerId, method, err }, 'bug: telling a send threw'),
+    )
+  }
+
   /** @internal */
   dispatch(method: string, body: unknown, from: string): Promise<unknown> {
     const handler = this.#handlers.get(method)

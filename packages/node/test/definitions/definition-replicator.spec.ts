@@ -248,6 +248,24 @@ describe('DefinitionReplicator over an in-memory bus', () => {
     await waitFor('a to pull from the newcomer', () => a.defs.getChoreography('hooli', 'later'))
   })
 
+  it('pulls from at most two of many peers that appear at once (a join storm dials nobody twice)', async () => {
+    const bus = new FakeBus()
+    const a = await startPeer(bus, 'peerA')
+    const newcomers = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']
+    for (const id of newcomers) bus.node(id)
+    const before = bus.requests.length
+    a.defs.peersChanged()
+    const pulls = bus.requests
+      .slice(before)
+      .filter((r) => r.method === DEFS_SYNC_METHOD && r.from === 'peerA')
+    expect(pulls.length).toBe(2)
+    expect(newcomers).toEqual(expect.arrayContaining(pulls.map((r) => r.to)))
+    expect(new Set(pulls.map((r) => r.to)).size).toBe(2)
+    // They are known now: the same set again pulls from nobody.
+    a.defs.peersChanged()
+    expect(bus.requests.length).toBe(before + 2)
+  })
+
   it('keeps its definitions and code across a restart', async () => {
     const bus = new FakeBus()
     const a = await startPeer(bus, 'peerA')

@@ -29,6 +29,9 @@ class FakeChannels {
   send(peer: string, method: string, body: unknown): void {
     this.sent.push({ peer, method, body })
   }
+  sendTelling(peer: string, method: string, body: unknown): void {
+    this.send(peer, method, body)
+  }
   request(): Promise<unknown> {
     return Promise.reject(new Error('no network here'))
   }

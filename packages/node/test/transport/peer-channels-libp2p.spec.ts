@@ -90,3 +90,34 @@ describe('a peer answering what it cannot serve', () => {
     expect(rpcStreams(a.libp2p, b.id)).toBe(1)
   })
 })
+
+describe('a one-way message that must wait for a channel', () => {
+  it('says it waits, then that it left; once the channel is open it says nothing', async () => {
+    const a = await host()
+    const b = await host()
+    const got: unknown[] = []
+    b.channels.handle('test.note/1', (body) => void got.push(body))
+    await a.libp2p.peerStore.merge(b.libp2p.peerId, { multiaddrs: b.libp2p.getMultiaddrs() })
+    const told: string[] = []
+    a.channels.sendTelling(b.id, 'test.note/1', 1, (outcome) => told.push(outcome))
+    expect(told).toEqual(['connecting'])
+    await waitFor('the note to arrive', () => got.length === 1)
+    expect(told).toEqual(['connecting', 'sent'])
+    a.channels.sendTelling(b.id, 'test.note/1', 2, (outcome) => told.push(`again ${outcome}`))
+    await waitFor('the second note to arrive', () => got.length === 2)
+    expect(told).toEqual(['connecting', 'sent'])
+  })
+
+  it('says it could not leave when no channel opens', async () => {
+    const a = await host()
+    const b = await host()
+    const unreachable = b.id
+    const addrs = b.libp2p.getMultiaddrs()
+    await b.libp2p.stop() // its port is closed now: the dial is refused
+    await a.libp2p.peerStore.merge(b.libp2p.peerId, { multiaddrs: addrs })
+    const told: string[] = []
+    a.channels.sendTelling(unreachable, 'test.note/1', 1, (outcome) => told.push(outcome))
+    await waitFor('the send to give up', () => told.length === 2)
+    expect(told).toEqual(['connecting', 'unsent'])
+  })
+})
