@@ -137,6 +137,14 @@ export interface InvocationView {
   readonly peerId?: string
   /** A choreography invocation: every step's status, timings and where it ran. */
   readonly trace?: RunTrace
+  /**
+   * Times it was started: a preempted or retried invocation starts over, so this can pass 1.
+   * Absent when the peer that answered does not know (it still runs at a scheduler's previous
+   * peer, or its result was recorded by an older peer).
+   */
+  readonly attempts?: number
+  /** Times a high-priority invocation evicted it while it ran (it went back to the queue). */
+  readonly preemptions?: number
 }
 
 export interface PeerApi {

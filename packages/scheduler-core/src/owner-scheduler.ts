@@ -70,6 +70,15 @@ export interface WorkerView {
   readonly hosts: readonly { readonly id: string; readonly fn: string; readonly busy: number }[]
 }
 
+/** Where a live invocation is and how it got there, as its view shows it. */
+export interface InvocationProgress {
+  readonly state: 'queued' | 'running'
+  /** Times it was started (dispatched and not refused): a preempted or retried one starts over. */
+  readonly attempts: number
+  /** Times a high-priority invocation evicted it while it ran. */
+  readonly preemptions: number
+}
+
 const RECENT_EVENTS_KEPT = 256
 
 /**
@@ -127,6 +136,7 @@ interface Invocation {
   seq: number
   attempt: number
   failures: number
+  preemptions: number
   state: 'queued' | 'running' | 'finished'
   dispatch: Dispatch | undefined
 }
@@ -333,8 +343,14 @@ export class OwnerScheduler {
   }
 
   invocationState(id: string): 'queued' | 'running' | undefined {
+    return this.invocationProgress(id)?.state
+  }
+
+  /** A live invocation's state with its attempts and preemptions so far; undefined once finished. */
+  invocationProgress(id: string): InvocationProgress | undefined {
     const inv = this.#invocations.get(id)
-    return inv?.state === 'queued' || inv?.state === 'running' ? inv.state : undefined
+    if (inv?.state !== 'queued' && inv?.state !== 'running') return undefined
+    return { state: inv.state, attempts: inv.attempt, preemptions: inv.preemptions }
   }
 
   summary(now: number): SchedulerSummary {
@@ -656,6 +672,7 @@ export class OwnerScheduler {
       seq: ++this.#seq,
       attempt: 0,
       failures: 0,
+      preemptions: 0,
       state: 'queued',
       dispatch: undefined,
     }
@@ -699,7 +716,13 @@ export class OwnerScheduler {
     inv.state = 'finished'
     inv.dispatch = undefined
     this.#invocations.delete(inv.id)
-    effects.push({ type: 'result', invocationId: inv.id, ...outcome, attempts: inv.attempt })
+    effects.push({
+      type: 'result',
+      invocationId: inv.id,
+      ...outcome,
+      attempts: inv.attempt,
+      preemptions: inv.preemptions,
+    })
   }
 
   #refused(dispatch: Dispatch): void {
@@ -888,7 +911,10 @@ export class OwnerScheduler {
       invocationIds: pending.map((inv) => inv.id),
       reason: 'preempted',
     })
-    for (const inv of pending) this.#finishRunning(inv)
+    for (const inv of pending) {
+      this.#finishRunning(inv)
+      inv.preemptions++
+    }
     for (const inv of pending.reverse()) this.#requeueFront(inv)
     return true
   }
@@ -1152,6 +1178,7 @@ export class OwnerScheduler {
       seq: inv.seq,
       attempt: inv.attempt,
       failures: inv.failures,
+      preemptions: inv.preemptions,
     })
     const queued = [...this.#invocations.values()]
       .filter((inv) => inv.state === 'queued')
@@ -1298,6 +1325,10 @@ export class OwnerScheduler {
       if (typeof snap.id !== 'string' || this.#invocations.has(snap.id))
         fail(`${path}.id`, 'missing or duplicate')
       if (snap.priority !== 0 && snap.priority !== 1) fail(`${path}.priority`, 'must be 0 or 1')
+      // Older snapshots did not count preemptions: the count starts there, from 0.
+      const preemptions = snap.preemptions ?? 0
+      if (!Number.isInteger(preemptions) || preemptions < 0)
+        fail(`${path}.preemptions`, 'must be a non-negative integer')
       const inv: Invocation = {
         id: snap.id,
         fn,
@@ -1309,6 +1340,7 @@ export class OwnerScheduler {
         seq: snap.seq,
         attempt: snap.attempt,
         failures: snap.failures,
+        preemptions,
         state: 'queued',
         dispatch: undefined,
       }

@@ -401,6 +401,18 @@ export const InvocationView = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     peerId: z.string().optional().meta({ description: 'where it ran (or runs)' }),
     trace: RunTrace.optional().meta({ description: "a choreography's: every step" }),
+    attempts: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({
+        description:
+          'times it was started: a preempted or retried one starts over (absent when the ' +
+          'answering peer does not know)',
+      }),
+    preemptions: z.int().min(0).optional().meta({
+      description: 'times a high-priority invocation evicted it while it ran, each a restart',
+    }),
   })
   .meta({
     id: 'InvocationView',
