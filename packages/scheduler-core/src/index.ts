@@ -46,7 +46,7 @@ export type {
   SchedulerEffectType,
 } from './effects.js'
 export { FUNCTION_DEFAULTS, resolveFunctionSpec } from './function-spec.js'
-export type { FunctionSpec, ResolvedFunctionSpec } from './function-spec.js'
+export type { FunctionBatch, FunctionSpec, ResolvedFunctionSpec } from './function-spec.js'
 export {
   WORKER_HEALTH_STATES,
   WorkerPermits,

@@ -164,6 +164,8 @@ interface Host {
   readonly memoryMb: number
   readonly slots: number
   readonly dispatches: Set<Dispatch>
+  /** Slots in use: the invocations running on it (a batch takes one each). */
+  running: number
   lastUsedAt: number
   idleSince: number
   idleOrder: number
@@ -391,7 +393,7 @@ export class OwnerScheduler {
       load: w.load,
       hosts: [...w.hosts.values()]
         .sort((a, b) => a.n - b.n)
-        .map((h) => ({ id: h.id, fn: h.fnKey, busy: h.dispatches.size })),
+        .map((h) => ({ id: h.id, fn: h.fnKey, busy: h.running })),
     }))
   }
 
@@ -867,10 +869,9 @@ export class OwnerScheduler {
     let waitingForBatch = false
     if (head) {
       group.headSeq = head.seq
-      const batching = this.#config.batchSize > 1
-      group.batchReadyAt = head.enqueuedAt + this.#config.batchWaitMs
-      waitingForBatch =
-        batching && group.live < this.#config.batchSize && this.#now < group.batchReadyAt
+      const batch = group.fn.spec.batch
+      group.batchReadyAt = head.enqueuedAt + batch.waitMs
+      waitingForBatch = batch.size > 1 && group.live < batch.size && this.#now < group.batchReadyAt
     }
     this.#ready.sync(group, head !== undefined && !capped && !waitingForBatch)
     this.#batchWaiting.sync(group, head !== undefined && !capped && waitingForBatch)
@@ -887,11 +888,16 @@ export class OwnerScheduler {
       }
       const decision = this.#decide(group.fn)
       if (!decision) return
-      const fnRoom = group.fn.spec.maxConcurrent - group.fn.inflight
-      const take = Math.min(this.#config.batchSize, group.live, free, fnRoom)
+      const { spec } = group.fn
+      const worker = this.#workers[decision.position] as Worker
+      const warmHost = decision.warm ? this.#warmHost(worker, group.fn.key) : undefined
+      // A batch takes a slot of one host each: no more than the host has free.
+      const hostRoom = warmHost ? warmHost.slots - warmHost.running : spec.concurrency
+      const fnRoom = spec.maxConcurrent - group.fn.inflight
+      const take = Math.min(spec.batch.size, group.live, free, fnRoom, hostRoom)
       const invocations: Invocation[] = []
       for (let i = 0; i < take; i++) invocations.push(this.#takeHead(group))
-      this.#startDispatch(group.fn, decision, invocations, effects)
+      this.#startDispatch(group.fn, decision, warmHost, invocations, effects)
       this.#refreshGroup(group)
     }
   }
@@ -972,14 +978,16 @@ export class OwnerScheduler {
     }
   }
 
+  /** Dispatches to `warmHost`, or to a new host on the decision's worker when there is none. */
   #startDispatch(
     fn: FunctionState,
     decision: PlacementDecision,
+    warmHost: Host | undefined,
     invocations: Invocation[],
     effects: SchedulerEffect[],
   ): void {
     const worker = this.#workers[decision.position] as Worker
-    const host = decision.warm ? this.#warmHost(worker, fn.key) : this.#newHost(worker, fn, effects)
+    const host = warmHost ?? this.#newHost(worker, fn, effects)
     const dispatch: Dispatch = {
       id: `d${++this.#dispatchSeq}`,
       seq: this.#dispatchSeq,
@@ -1030,7 +1038,7 @@ export class OwnerScheduler {
     }
   }
 
-  /** Takes an invocation off its dispatch: frees its capacity, and the host slot if it was the last. */
+  /** Takes an invocation off its dispatch: frees its capacity and its host slot. */
   #finishRunning(inv: Invocation): void {
     const dispatch = inv.dispatch as Dispatch
     inv.dispatch = undefined
@@ -1042,8 +1050,8 @@ export class OwnerScheduler {
       this.#dispatches.delete(dispatch.id)
       this.#runDeadlines.remove(dispatch)
       this.#preemptible.remove(dispatch)
-      this.#vacate(dispatch.host, dispatch)
     }
+    this.#vacate(dispatch.host, dispatch)
     this.#endRefusal(worker)
   }
 
@@ -1084,6 +1092,7 @@ export class OwnerScheduler {
       memoryMb: needed,
       slots: fn.spec.concurrency,
       dispatches: new Set(),
+      running: 0,
       lastUsedAt: this.#now,
       idleSince: this.#now,
       idleOrder: 0,
@@ -1099,12 +1108,15 @@ export class OwnerScheduler {
     if (host.dispatches.size === 0 && this.#idleHosts.remove(host))
       host.worker.idleMb -= host.memoryMb
     host.dispatches.add(dispatch)
+    host.running += dispatch.invocations.length
     host.lastUsedAt = this.#now
-    this.#markFreeSlot(host, host.dispatches.size < host.slots)
+    this.#markFreeSlot(host, host.running < host.slots)
   }
 
+  /** One of `dispatch`'s invocations left its slot; the host idles when nothing runs on it. */
   #vacate(host: Host, dispatch: Dispatch): void {
-    host.dispatches.delete(dispatch)
+    host.running--
+    if (dispatch.pending === 0) host.dispatches.delete(dispatch)
     if (!this.#hosts.has(host.id)) return
     this.#markFreeSlot(host, true)
     if (host.dispatches.size === 0) this.#becomeIdle(host)
@@ -1307,6 +1319,7 @@ export class OwnerScheduler {
         memoryMb: h.memoryMb,
         slots: h.slots,
         dispatches: new Set(),
+        running: 0,
         lastUsedAt: h.lastUsedAt,
         idleSince: h.idleSince ?? 0,
         idleOrder: h.idleOrder,
@@ -1376,7 +1389,8 @@ export class OwnerScheduler {
       }
       if (this.#idleHosts.remove(host)) host.worker.idleMb -= host.memoryMb
       host.dispatches.add(dispatch)
-      this.#markFreeSlot(host, host.dispatches.size < host.slots)
+      host.running += invocations.length
+      this.#markFreeSlot(host, host.running < host.slots)
       this.#dispatches.set(dispatch.id, dispatch)
       this.#runDeadlines.push(dispatch)
       // As decided at dispatch: a batch that held a non-preemptible one stays unpreemptible.

@@ -185,8 +185,6 @@ function freshScheduler(placement: (typeof PLACEMENT_POLICIES)[number], seed: nu
       capacity: 3,
       placement,
       idleHostTtlMs: 4000,
-      batchSize: seed % 2 === 0 ? 1 : 2,
-      batchWaitMs: 20,
     },
     { rng },
   )
@@ -202,6 +200,8 @@ function freshScheduler(placement: (typeof PLACEMENT_POLICIES)[number], seed: nu
           maxRetries: 1,
           timeoutMs: 2000,
           ...(i === 2 ? { maxConcurrent: 1 } : {}),
+          // Odd seeds batch: in twos where a host has the slots.
+          ...(seed % 2 === 1 ? { batch: { size: Math.min(2, i + 1), waitMs: 20 } } : {}),
         },
       },
       0,
