@@ -165,6 +165,14 @@ describe('deployed functions on a mesh of three peers', () => {
       [{ name: 'f', runtime: 'nodejs', code: 'x', colour: 'red' }, /unknown field "colour"/],
       [{ name: '../f', runtime: 'nodejs', code: 'x' }, /name/],
       [{ name: 'f', runtime: 'nodejs', codeBase64: 'not base64!' }, /codeBase64/],
+      [
+        { name: 'f', runtime: 'nodejs', code: 'x', concurrency: 4, batch: { size: 0 } },
+        /field 'batch.size' must be a whole number from 1 to 1000/,
+      ],
+      [
+        { name: 'f', runtime: 'nodejs', code: 'x', batch: { size: 4 } },
+        /field 'batch.size' \(4\) must not exceed 'concurrency' \(1\)/,
+      ],
     ]
     for (const [spec, message] of cases) {
       const answer = await call(a, 'POST', '/v1/owners/initech/functions', spec)
@@ -174,6 +182,63 @@ describe('deployed functions on a mesh of three peers', () => {
     expect((await call(a, 'GET', '/v1/owners/initech/functions/f')).status).toBe(404)
     expect((await call(a, 'GET', '/v1/owners/initech/functions')).status).toBe(404)
   })
+
+  it('batches the invocations of a function deployed with a batch, each with its own result', async () => {
+    const deployed = await deploy('acme', {
+      name: 'batched',
+      runtime: 'nodejs',
+      code: PID_FN,
+      concurrency: 4,
+      // A wait no test reaches: only a full batch leaves.
+      batch: { size: 4, waitMs: 60_000 },
+    })
+    expect(deployed.status).toBe(201)
+    const shown = await call(b, 'GET', '/v1/owners/acme/functions/batched')
+    expect(shown.body.batch).toEqual({ size: 4, waitMs: 60_000 })
+
+    const path = '/v1/owners/acme/functions/batched/invocations'
+    const queued = await Promise.all(
+      [1, 2, 3].map((n) => call(b, 'POST', path, { input: { n }, wait: false })),
+    )
+    const ids = queued.map((q) => q.body.id as string)
+    // Three of a batch of four wait for the fourth: none has been dispatched.
+    for (const id of ids) {
+      expect((await call(b, 'GET', `/v1/invocations/${id}`)).body).toMatchObject({
+        status: 'queued',
+        attempts: 0,
+      })
+    }
+    const fourth = await call(b, 'POST', path, { input: { n: 4 } })
+    expect(fourth.body).toMatchObject({ status: 'succeeded', output: { input: { n: 4 } } })
+    const views = await Promise.all(
+      ids.map(async (id) => {
+        let view: Record<string, unknown> = {}
+        await waitFor(`${id} to finish`, async () => {
+          view = (await call(b, 'GET', `/v1/invocations/${id}`)).body
+          return view.status === 'succeeded' || view.status === 'failed'
+        })
+        return view
+      }),
+    )
+    expect(views.map((v) => (v.output as { input: unknown }).input)).toEqual([
+      { n: 1 },
+      { n: 2 },
+      { n: 3 },
+    ])
+    // One dispatch to one host: they ran side by side in the same process.
+    const pids = new Set([...views, fourth.body].map((v) => (v.output as { pid: number }).pid))
+    expect(pids.size).toBe(1)
+    expect(views.every((v) => v.status === 'succeeded' && v.attempts === 1)).toBe(true)
+
+    // Eight at once, waiting: two batches, every one answered with its own output.
+    const eight = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => call(a, 'POST', path, { input: { n } })),
+    )
+    expect(eight.map((r) => r.body.status)).toEqual(Array(8).fill('succeeded'))
+    expect(eight.map((r) => (r.body.output as { input: { n: number } }).input.n)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7,
+    ])
+  }, 30_000)
 
   it('runs a function invoked at another peer at once after its deploy', async () => {
     for (let i = 0; i < 10; i++) {

@@ -15,6 +15,9 @@
  *  (c) Cold start of a `nodejs` function host: spawn + ready + /init + first run, p50 over 20
  *      hosts started one after the other (after 3 uncounted). Target: ≤ 150 ms. For information:
  *      the first invocation through the mesh of functions just deployed.
+ *  (d) Batching off vs on, for information: the load of (b) on two deployments of the same
+ *      code, one without `batch` and one with `batch: { size: --batch, waitMs: --batch-wait }`,
+ *      measured in interleaved rounds and printed side by side.
  *
  * Dask runs first, while no Chorus process runs, through `dask_e2e.py` (Debian's
  * `python3-distributed`, `/usr/bin/python3`; without it the bench says "Dask skipped: …" and the
@@ -24,7 +27,8 @@
  *
  * Flags: --requests N (a, per case, default 1000), --throughput N (b, default 10000),
  *        --in-flight N (b, default 64), --concurrency N (the function's, default 64),
- *        --cold N (c, default 20), --no-dask.
+ *        --cold N (c, default 20), --batch N (d: the batch size, at most --concurrency,
+ *        default 8), --batch-wait MS (d, default 2), --no-dask.
  *
  * Run: npm run bench:e2e
  */
@@ -88,6 +92,8 @@ const { values: flags } = parseArgs({
     'in-flight': { type: 'string', default: '64' },
     concurrency: { type: 'string', default: '64' },
     cold: { type: 'string', default: '20' },
+    batch: { type: 'string', default: '8' },
+    'batch-wait': { type: 'string', default: '2' },
     'no-dask': { type: 'boolean', default: false },
   },
 })
@@ -97,6 +103,14 @@ const THROUGHPUT_WARMUP = Math.min(2_000, THROUGHPUT_REQUESTS)
 const IN_FLIGHT = positive(flags['in-flight'], '--in-flight')
 const CONCURRENCY = positive(flags.concurrency, '--concurrency')
 const COLD_HOSTS = positive(flags.cold, '--cold')
+const BATCH_SIZE = positive(flags.batch, '--batch')
+const BATCH_WAIT_MS = Number(flags['batch-wait'])
+if (!Number.isSafeInteger(BATCH_WAIT_MS) || BATCH_WAIT_MS < 0) {
+  throw new Error('--batch-wait must be a non-negative integer')
+}
+if (BATCH_SIZE > CONCURRENCY) throw new Error('--batch must not exceed --concurrency')
+/** (d)'s deployment of the same code with batching on. */
+const BATCHED_FUNCTION = 'noop-batched'
 
 function positive(text: string, flag: string): number {
   const n = Number(text)
@@ -295,6 +309,41 @@ async function closedLoop(
   }
 }
 
+/** Closed loops of `n` requests in all, in `ROUNDS` rounds alternating between the sends. */
+async function alternating(
+  n: number,
+  inFlight: number,
+  picks: readonly ((worker: number) => Send)[],
+): Promise<ThroughputResult[]> {
+  const rounds: ThroughputResult[][] = picks.map(() => [])
+  const perRound = Math.ceil(n / ROUNDS)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, pick] of picks.entries()) {
+      rounds[i]?.push(await closedLoop(perRound, inFlight, pick))
+    }
+  }
+  return rounds.map(merged)
+}
+
+/** Several measurements of one case as one: counts and times added, latencies pooled. */
+function merged(parts: readonly ThroughputResult[]): ThroughputResult {
+  const completed = parts.reduce((a, r) => a + r.completed, 0)
+  const elapsedMs = parts.reduce((a, r) => a + r.elapsedMs, 0)
+  const ranOn = new Map<string, number>()
+  for (const r of parts) for (const [k, v] of r.ranOn) ranOn.set(k, (ranOn.get(k) ?? 0) + v)
+  const firstError = parts.find((r) => r.firstError !== undefined)?.firstError
+  return {
+    completed,
+    errors: parts.reduce((a, r) => a + r.errors, 0),
+    ...(firstError === undefined ? {} : { firstError }),
+    elapsedMs,
+    latencies: parts.flatMap((r) => r.latencies).sort((a, b) => a - b),
+    ranOn,
+    perSecond: (completed / elapsedMs) * 1000,
+    timedOut: parts.some((r) => r.timedOut),
+  }
+}
+
 // ------------------------------------------------------------------ the mesh
 
 /** Polls until each peer sees all `peers` alive; bounded. */
@@ -316,9 +365,14 @@ async function waitForMesh(client: HttpClient, peers: readonly Peer[], timeoutMs
   throw new Error(`the ${peers.length} peers did not all see each other alive in ${timeoutMs} ms`)
 }
 
-async function deploy(client: HttpClient, at: Peer, name: string): Promise<number> {
+async function deploy(
+  client: HttpClient,
+  at: Peer,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<number> {
   const body = Buffer.from(
-    JSON.stringify({ name, runtime: 'nodejs', code: CODE, concurrency: CONCURRENCY }),
+    JSON.stringify({ name, runtime: 'nodejs', code: CODE, concurrency: CONCURRENCY, ...extra }),
   )
   const answer = await client.request(
     target(at.httpUrl),
@@ -714,6 +768,49 @@ async function main(): Promise<void> {
       `    mesh: ran on ${spread(tp.ranOn, name)}; ${OWNER}'s scheduler after (b): ${await whereScheduled()}`,
     )
     if (tp.firstError !== undefined) out(`    mesh: first error: ${tp.firstError}`)
+
+    // -------------------------------------------------------------- (d) batching off vs on
+    const batch = { size: BATCH_SIZE, waitMs: BATCH_WAIT_MS }
+    progress(
+      `(d) ${OWNER}/${BATCHED_FUNCTION} with batch ${JSON.stringify(batch)}, then batching ` +
+        `off vs on: ${count(THROUGHPUT_REQUESTS)} requests each in ${ROUNDS} alternating rounds`,
+    )
+    const batchedVersion = await deploy(setup, first, BATCHED_FUNCTION, { batch })
+    await waitForDefinition(setup, peers, BATCHED_FUNCTION, batchedVersion, 10_000)
+    const pickBatched = (w: number): Send => ({
+      ...pickMesh(w),
+      path: invocationPath(BATCHED_FUNCTION),
+    })
+    await closedLoop(THROUGHPUT_WARMUP, IN_FLIGHT, pickBatched)
+    const [unbatched, batched] = (await alternating(THROUGHPUT_REQUESTS, IN_FLIGHT, [
+      pickMesh,
+      pickBatched,
+    ])) as [ThroughputResult, ThroughputResult]
+    out(
+      `\n(d) Batching off vs on: the load of (b) (${IN_FLIGHT} in flight, entering at all 3 ` +
+        `peers) on two deployments of \`${CODE}\`, concurrency ${CONCURRENCY}, the cases ` +
+        `alternating over ${ROUNDS} rounds`,
+    )
+    out(
+      table(
+        ['batching', 'completed', 'seconds', 'rate', 'p50', 'p99'],
+        [
+          tpRow(`off: ${OWNER}/${FUNCTION}`, unbatched),
+          tpRow(`on: ${OWNER}/${BATCHED_FUNCTION}, batch ${JSON.stringify(batch)}`, batched),
+        ],
+        [1, 2, 3, 4, 5],
+      ),
+    )
+    out(
+      `    on vs off: ${(batched.perSecond / unbatched.perSecond).toFixed(2)}× the rate, p50 ` +
+        `${(quantile(batched.latencies, 0.5) / quantile(unbatched.latencies, 0.5)).toFixed(2)}×`,
+    )
+    for (const [label, r] of [
+      ['off', unbatched],
+      ['on', batched],
+    ] as const) {
+      if (r.firstError !== undefined) out(`    ${label}: first error: ${r.firstError}`)
+    }
 
     // -------------------------------------------------------------- (c) report
     const sortedCold = [...coldMs].sort((a, b) => a - b)

@@ -69,6 +69,8 @@ export interface DeployFunctionRequest {
   readonly memoryMb?: number
   readonly timeoutMs?: number
   readonly concurrency?: number
+  /** Dispatch invocations together: `size` at most (≤ concurrency), or after `waitMs` (default 10). */
+  readonly batch?: { readonly size: number; readonly waitMs?: number }
   /** `mesh` (the default) runs it on the mesh's workers; `http` calls `url`. */
   readonly provider?: 'mesh' | 'http'
   readonly url?: string
@@ -97,6 +99,8 @@ export interface FunctionView {
   readonly digest?: string
   readonly command?: readonly string[]
   readonly url?: string
+  /** Absent: each invocation is dispatched alone. */
+  readonly batch?: { readonly size: number; readonly waitMs: number }
 }
 
 /** A choreography deploy, as `POST /v1/owners/{owner}/choreographies` takes it. */
@@ -137,6 +141,14 @@ export interface InvocationView {
   readonly peerId?: string
   /** A choreography invocation: every step's status, timings and where it ran. */
   readonly trace?: RunTrace
+  /**
+   * Times it was started: a preempted or retried invocation starts over, so this can pass 1.
+   * Absent when the peer that answered does not know (it still runs at a scheduler's previous
+   * peer, or its result was recorded by an older peer).
+   */
+  readonly attempts?: number
+  /** Times a high-priority invocation evicted it while it ran (it went back to the queue). */
+  readonly preemptions?: number
 }
 
 export interface PeerApi {

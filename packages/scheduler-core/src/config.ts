@@ -1,6 +1,14 @@
 import { PLACEMENT_POLICIES, type PlacementPolicy } from './placement.js'
 
-/** Settings of one owner scheduler (one capacity shard of one (owner, provider)). */
+/**
+ * Settings of one owner scheduler (one capacity shard of one (owner, provider)).
+ *
+ * Batching is not here: it is each function's (`FunctionSpec.batch`). Whether invocations
+ * may share a dispatch, and how long one may wait for company, is the trade-off of the
+ * function and whoever deploys it, and a scheduler serves every function of its owner. The
+ * scheduler-wide `batchSize` / `batchWaitMs` this replaced had no user: the peer never set
+ * them, so no snapshot of a peer carries them (a snapshot that does keeps them unused).
+ */
 export interface OwnerSchedulerConfig {
   readonly owner: string
   readonly provider: string
@@ -12,10 +20,6 @@ export interface OwnerSchedulerConfig {
   readonly loadBoundEpsilon?: number
   /** An idle function host is reaped after this long. Default 600 000 (10 minutes). */
   readonly idleHostTtlMs?: number
-  /** Invocations of one function dispatched to one host together; 1 turns batching off (default). */
-  readonly batchSize?: number
-  /** A batch smaller than `batchSize` leaves after waiting this long. Default 10. */
-  readonly batchWaitMs?: number
   /** A queued invocation not dispatched within this long fails. Default 300 000. */
   readonly queueTimeoutMs?: number
   /** A worker that refused a dispatch is not offered another for this long. Default 100. */
@@ -28,8 +32,6 @@ export const CONFIG_DEFAULTS = {
   placement: 'warm-bounded',
   loadBoundEpsilon: 1,
   idleHostTtlMs: 600_000,
-  batchSize: 1,
-  batchWaitMs: 10,
   queueTimeoutMs: 300_000,
   refusalBackoffMs: 100,
 } as const satisfies Partial<ResolvedConfig>
@@ -55,15 +57,7 @@ export function resolveConfig(config: OwnerSchedulerConfig): ResolvedConfig | st
   if (!(resolved.loadBoundEpsilon > 0) || !Number.isFinite(resolved.loadBoundEpsilon)) {
     return 'loadBoundEpsilon must be a positive number'
   }
-  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
-    return 'batchSize must be a positive integer'
-  }
-  for (const key of [
-    'idleHostTtlMs',
-    'batchWaitMs',
-    'queueTimeoutMs',
-    'refusalBackoffMs',
-  ] as const) {
+  for (const key of ['idleHostTtlMs', 'queueTimeoutMs', 'refusalBackoffMs'] as const) {
     const value = resolved[key]
     if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
       return `${key} must be a non-negative number`

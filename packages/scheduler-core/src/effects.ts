@@ -72,7 +72,10 @@ export type SchedulerEffect =
       readonly status: 'succeeded' | 'failed'
       readonly output?: unknown
       readonly error?: { readonly code: ErrorCode; readonly message: string }
+      /** Times it was started, this last run included (0 if it never left the queue). */
       readonly attempts: number
+      /** Times it was preempted while it ran, each time starting over. */
+      readonly preemptions: number
     }
   /** The event was refused; the scheduler's state did not change. */
   | {

@@ -17,12 +17,17 @@
  * const [dispatch] = s.handle({ type: 'invocation-submitted', invocation: { id: 'i1', fn: 'resize' } }, 1)
  * // { type: 'dispatch', worker: 'w1', coldStart: true, invocations: [{ id: 'i1', attempt: 1, ... }], ... }
  * s.handle({ type: 'invocation-completed', invocationId: 'i1', attempt: 1, output: 'ok' }, 5)
- * // [{ type: 'result', invocationId: 'i1', status: 'succeeded', output: 'ok', attempts: 1 }]
+ * // [{ type: 'result', invocationId: 'i1', status: 'succeeded', output: 'ok', attempts: 1, preemptions: 0 }]
  * const wakeAt = s.nextDeadline() // when the idle host will be reaped
  * ```
  */
 export { OwnerScheduler } from './owner-scheduler.js'
-export type { OwnerSchedulerDeps, HandledEvent, WorkerView } from './owner-scheduler.js'
+export type {
+  OwnerSchedulerDeps,
+  HandledEvent,
+  InvocationProgress,
+  WorkerView,
+} from './owner-scheduler.js'
 export { CONFIG_DEFAULTS, isValidCapacity, resolveConfig } from './config.js'
 export type { OwnerSchedulerConfig, ResolvedConfig } from './config.js'
 export {
@@ -41,7 +46,7 @@ export type {
   SchedulerEffectType,
 } from './effects.js'
 export { FUNCTION_DEFAULTS, resolveFunctionSpec } from './function-spec.js'
-export type { FunctionSpec, ResolvedFunctionSpec } from './function-spec.js'
+export type { FunctionBatch, FunctionSpec, ResolvedFunctionSpec } from './function-spec.js'
 export {
   WORKER_HEALTH_STATES,
   WorkerPermits,

@@ -70,6 +70,15 @@ export interface WorkerView {
   readonly hosts: readonly { readonly id: string; readonly fn: string; readonly busy: number }[]
 }
 
+/** Where a live invocation is and how it got there, as its view shows it. */
+export interface InvocationProgress {
+  readonly state: 'queued' | 'running'
+  /** Times it was started (dispatched and not refused): a preempted or retried one starts over. */
+  readonly attempts: number
+  /** Times a high-priority invocation evicted it while it ran. */
+  readonly preemptions: number
+}
+
 const RECENT_EVENTS_KEPT = 256
 
 /**
@@ -127,6 +136,7 @@ interface Invocation {
   seq: number
   attempt: number
   failures: number
+  preemptions: number
   state: 'queued' | 'running' | 'finished'
   dispatch: Dispatch | undefined
 }
@@ -154,6 +164,8 @@ interface Host {
   readonly memoryMb: number
   readonly slots: number
   readonly dispatches: Set<Dispatch>
+  /** Slots in use: the invocations running on it (a batch takes one each). */
+  running: number
   lastUsedAt: number
   idleSince: number
   idleOrder: number
@@ -333,8 +345,14 @@ export class OwnerScheduler {
   }
 
   invocationState(id: string): 'queued' | 'running' | undefined {
+    return this.invocationProgress(id)?.state
+  }
+
+  /** A live invocation's state with its attempts and preemptions so far; undefined once finished. */
+  invocationProgress(id: string): InvocationProgress | undefined {
     const inv = this.#invocations.get(id)
-    return inv?.state === 'queued' || inv?.state === 'running' ? inv.state : undefined
+    if (inv?.state !== 'queued' && inv?.state !== 'running') return undefined
+    return { state: inv.state, attempts: inv.attempt, preemptions: inv.preemptions }
   }
 
   summary(now: number): SchedulerSummary {
@@ -375,7 +393,7 @@ export class OwnerScheduler {
       load: w.load,
       hosts: [...w.hosts.values()]
         .sort((a, b) => a.n - b.n)
-        .map((h) => ({ id: h.id, fn: h.fnKey, busy: h.dispatches.size })),
+        .map((h) => ({ id: h.id, fn: h.fnKey, busy: h.running })),
     }))
   }
 
@@ -656,6 +674,7 @@ export class OwnerScheduler {
       seq: ++this.#seq,
       attempt: 0,
       failures: 0,
+      preemptions: 0,
       state: 'queued',
       dispatch: undefined,
     }
@@ -699,7 +718,13 @@ export class OwnerScheduler {
     inv.state = 'finished'
     inv.dispatch = undefined
     this.#invocations.delete(inv.id)
-    effects.push({ type: 'result', invocationId: inv.id, ...outcome, attempts: inv.attempt })
+    effects.push({
+      type: 'result',
+      invocationId: inv.id,
+      ...outcome,
+      attempts: inv.attempt,
+      preemptions: inv.preemptions,
+    })
   }
 
   #refused(dispatch: Dispatch): void {
@@ -844,10 +869,9 @@ export class OwnerScheduler {
     let waitingForBatch = false
     if (head) {
       group.headSeq = head.seq
-      const batching = this.#config.batchSize > 1
-      group.batchReadyAt = head.enqueuedAt + this.#config.batchWaitMs
-      waitingForBatch =
-        batching && group.live < this.#config.batchSize && this.#now < group.batchReadyAt
+      const batch = group.fn.spec.batch
+      group.batchReadyAt = head.enqueuedAt + batch.waitMs
+      waitingForBatch = batch.size > 1 && group.live < batch.size && this.#now < group.batchReadyAt
     }
     this.#ready.sync(group, head !== undefined && !capped && !waitingForBatch)
     this.#batchWaiting.sync(group, head !== undefined && !capped && waitingForBatch)
@@ -864,11 +888,16 @@ export class OwnerScheduler {
       }
       const decision = this.#decide(group.fn)
       if (!decision) return
-      const fnRoom = group.fn.spec.maxConcurrent - group.fn.inflight
-      const take = Math.min(this.#config.batchSize, group.live, free, fnRoom)
+      const { spec } = group.fn
+      const worker = this.#workers[decision.position] as Worker
+      const warmHost = decision.warm ? this.#warmHost(worker, group.fn.key) : undefined
+      // A batch takes a slot of one host each: no more than the host has free.
+      const hostRoom = warmHost ? warmHost.slots - warmHost.running : spec.concurrency
+      const fnRoom = spec.maxConcurrent - group.fn.inflight
+      const take = Math.min(spec.batch.size, group.live, free, fnRoom, hostRoom)
       const invocations: Invocation[] = []
       for (let i = 0; i < take; i++) invocations.push(this.#takeHead(group))
-      this.#startDispatch(group.fn, decision, invocations, effects)
+      this.#startDispatch(group.fn, decision, warmHost, invocations, effects)
       this.#refreshGroup(group)
     }
   }
@@ -888,7 +917,10 @@ export class OwnerScheduler {
       invocationIds: pending.map((inv) => inv.id),
       reason: 'preempted',
     })
-    for (const inv of pending) this.#finishRunning(inv)
+    for (const inv of pending) {
+      this.#finishRunning(inv)
+      inv.preemptions++
+    }
     for (const inv of pending.reverse()) this.#requeueFront(inv)
     return true
   }
@@ -946,14 +978,16 @@ export class OwnerScheduler {
     }
   }
 
+  /** Dispatches to `warmHost`, or to a new host on the decision's worker when there is none. */
   #startDispatch(
     fn: FunctionState,
     decision: PlacementDecision,
+    warmHost: Host | undefined,
     invocations: Invocation[],
     effects: SchedulerEffect[],
   ): void {
     const worker = this.#workers[decision.position] as Worker
-    const host = decision.warm ? this.#warmHost(worker, fn.key) : this.#newHost(worker, fn, effects)
+    const host = warmHost ?? this.#newHost(worker, fn, effects)
     const dispatch: Dispatch = {
       id: `d${++this.#dispatchSeq}`,
       seq: this.#dispatchSeq,
@@ -1004,7 +1038,7 @@ export class OwnerScheduler {
     }
   }
 
-  /** Takes an invocation off its dispatch: frees its capacity, and the host slot if it was the last. */
+  /** Takes an invocation off its dispatch: frees its capacity and its host slot. */
   #finishRunning(inv: Invocation): void {
     const dispatch = inv.dispatch as Dispatch
     inv.dispatch = undefined
@@ -1016,8 +1050,8 @@ export class OwnerScheduler {
       this.#dispatches.delete(dispatch.id)
       this.#runDeadlines.remove(dispatch)
       this.#preemptible.remove(dispatch)
-      this.#vacate(dispatch.host, dispatch)
     }
+    this.#vacate(dispatch.host, dispatch)
     this.#endRefusal(worker)
   }
 
@@ -1058,6 +1092,7 @@ export class OwnerScheduler {
       memoryMb: needed,
       slots: fn.spec.concurrency,
       dispatches: new Set(),
+      running: 0,
       lastUsedAt: this.#now,
       idleSince: this.#now,
       idleOrder: 0,
@@ -1073,12 +1108,15 @@ export class OwnerScheduler {
     if (host.dispatches.size === 0 && this.#idleHosts.remove(host))
       host.worker.idleMb -= host.memoryMb
     host.dispatches.add(dispatch)
+    host.running += dispatch.invocations.length
     host.lastUsedAt = this.#now
-    this.#markFreeSlot(host, host.dispatches.size < host.slots)
+    this.#markFreeSlot(host, host.running < host.slots)
   }
 
+  /** One of `dispatch`'s invocations left its slot; the host idles when nothing runs on it. */
   #vacate(host: Host, dispatch: Dispatch): void {
-    host.dispatches.delete(dispatch)
+    host.running--
+    if (dispatch.pending === 0) host.dispatches.delete(dispatch)
     if (!this.#hosts.has(host.id)) return
     this.#markFreeSlot(host, true)
     if (host.dispatches.size === 0) this.#becomeIdle(host)
@@ -1152,6 +1190,7 @@ export class OwnerScheduler {
       seq: inv.seq,
       attempt: inv.attempt,
       failures: inv.failures,
+      preemptions: inv.preemptions,
     })
     const queued = [...this.#invocations.values()]
       .filter((inv) => inv.state === 'queued')
@@ -1280,6 +1319,7 @@ export class OwnerScheduler {
         memoryMb: h.memoryMb,
         slots: h.slots,
         dispatches: new Set(),
+        running: 0,
         lastUsedAt: h.lastUsedAt,
         idleSince: h.idleSince ?? 0,
         idleOrder: h.idleOrder,
@@ -1298,6 +1338,10 @@ export class OwnerScheduler {
       if (typeof snap.id !== 'string' || this.#invocations.has(snap.id))
         fail(`${path}.id`, 'missing or duplicate')
       if (snap.priority !== 0 && snap.priority !== 1) fail(`${path}.priority`, 'must be 0 or 1')
+      // Older snapshots did not count preemptions: the count starts there, from 0.
+      const preemptions = snap.preemptions ?? 0
+      if (!Number.isInteger(preemptions) || preemptions < 0)
+        fail(`${path}.preemptions`, 'must be a non-negative integer')
       const inv: Invocation = {
         id: snap.id,
         fn,
@@ -1309,6 +1353,7 @@ export class OwnerScheduler {
         seq: snap.seq,
         attempt: snap.attempt,
         failures: snap.failures,
+        preemptions,
         state: 'queued',
         dispatch: undefined,
       }
@@ -1344,7 +1389,8 @@ export class OwnerScheduler {
       }
       if (this.#idleHosts.remove(host)) host.worker.idleMb -= host.memoryMb
       host.dispatches.add(dispatch)
-      this.#markFreeSlot(host, host.dispatches.size < host.slots)
+      host.running += invocations.length
+      this.#markFreeSlot(host, host.running < host.slots)
       this.#dispatches.set(dispatch.id, dispatch)
       this.#runDeadlines.push(dispatch)
       // As decided at dispatch: a batch that held a non-preemptible one stays unpreemptible.

@@ -19,6 +19,8 @@ export interface InvocationSnapshot {
   readonly seq: number
   readonly attempt: number
   readonly failures: number
+  /** Times it was preempted; absent in snapshots written before it was counted (restored as 0). */
+  readonly preemptions?: number
 }
 
 /**

@@ -114,6 +114,24 @@ describe('bad input is rejected and changes nothing', () => {
       'invalid-function',
     ],
     [
+      'a function with a batch of none',
+      raw({ type: 'function-registered', spec: { name: 'g', batch: { size: 0 } } }),
+      'invalid-function',
+    ],
+    [
+      'a function with a batch larger than a host takes',
+      raw({ type: 'function-registered', spec: { name: 'g', concurrency: 2, batch: { size: 3 } } }),
+      'invalid-function',
+    ],
+    [
+      'a function with a negative batch wait',
+      raw({
+        type: 'function-registered',
+        spec: { name: 'g', concurrency: 2, batch: { size: 2, waitMs: -1 } },
+      }),
+      'invalid-function',
+    ],
+    [
       'a function without a name',
       raw({ type: 'function-registered', spec: {} }),
       'invalid-function',
@@ -167,7 +185,6 @@ describe('bad input is rejected and changes nothing', () => {
     expect(make({ capacity: NaN })).toThrow(/capacity/)
     expect(make({ owner: '' })).toThrow(/owner/)
     expect(make({ placement: 'magic' })).toThrow(/placement/)
-    expect(make({ batchSize: 0 })).toThrow(/batchSize/)
     expect(make({ loadBoundEpsilon: 0 })).toThrow(/loadBoundEpsilon/)
   })
 })

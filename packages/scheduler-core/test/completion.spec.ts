@@ -18,6 +18,7 @@ describe('completion and failure', () => {
       status: 'succeeded',
       output: { y: 2 },
       attempts: 1,
+      preemptions: 0,
     })
     expect(onlyDispatch(effects).invocations[0]?.id).toBe('b')
   })
@@ -41,6 +42,7 @@ describe('completion and failure', () => {
         status: 'failed',
         error: { code: 'function-error', message: 'boom' },
         attempts: 3,
+        preemptions: 0,
       },
     ])
     expect(s.inflight).toBe(0)
@@ -88,6 +90,7 @@ describe('completion and failure', () => {
         status: 'failed',
         error: { code: 'timeout', message: 'timed out after 1000 ms' },
         attempts: 1,
+        preemptions: 0,
       },
     ])
     // The late completion changes nothing.

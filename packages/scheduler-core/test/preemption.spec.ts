@@ -47,8 +47,26 @@ describe('preemption', () => {
         status: 'succeeded',
         output: 'done',
         attempts: 2,
+        preemptions: 1,
       },
     ])
+  })
+
+  it('counts the attempts and preemptions of an evicted one, while queued, running and done', () => {
+    const s = makeScheduler({ capacity: 1, workers: { w1: 4096 } })
+    submit(s, 0, 'low', { priority: 1 })
+    expect(s.invocationProgress('low')).toEqual({ state: 'running', attempts: 1, preemptions: 0 })
+    submit(s, 1, 'high', { priority: 0 })
+    expect(s.invocationProgress('low')).toEqual({ state: 'queued', attempts: 1, preemptions: 1 })
+    expect(s.invocationProgress('high')).toEqual({ state: 'running', attempts: 1, preemptions: 0 })
+    complete(s, 2, 'high')
+    expect(s.invocationProgress('low')).toEqual({ state: 'running', attempts: 2, preemptions: 1 })
+    // Evicted again by a second high one: each eviction counts.
+    submit(s, 3, 'high-2', { priority: 0 })
+    complete(s, 4, 'high-2')
+    const [result] = effectsOf(complete(s, 5, 'low', 3), 'result')
+    expect(result).toMatchObject({ status: 'succeeded', attempts: 3, preemptions: 2 })
+    expect(s.invocationProgress('low')).toBeUndefined()
   })
 
   it('high never evicts high', () => {

@@ -40,6 +40,7 @@ describe('the queue', () => {
         status: 'failed',
         error: { code: 'queue-timeout', message: 'not dispatched within 50 ms' },
         attempts: 0,
+        preemptions: 0,
       },
     ])
     expect(s.invocationState('short')).toBeUndefined()

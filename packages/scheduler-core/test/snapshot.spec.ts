@@ -185,8 +185,6 @@ function freshScheduler(placement: (typeof PLACEMENT_POLICIES)[number], seed: nu
       capacity: 3,
       placement,
       idleHostTtlMs: 4000,
-      batchSize: seed % 2 === 0 ? 1 : 2,
-      batchWaitMs: 20,
     },
     { rng },
   )
@@ -202,6 +200,8 @@ function freshScheduler(placement: (typeof PLACEMENT_POLICIES)[number], seed: nu
           maxRetries: 1,
           timeoutMs: 2000,
           ...(i === 2 ? { maxConcurrent: 1 } : {}),
+          // Odd seeds batch: in twos where a host has the slots.
+          ...(seed % 2 === 1 ? { batch: { size: Math.min(2, i + 1), waitMs: 20 } } : {}),
         },
       },
       0,
@@ -334,6 +334,29 @@ describe('snapshot and restore', () => {
     expect(restored.snapshot().rng).toBe(given.state())
   })
 
+  it('carries attempts and preemptions; a snapshot written before preemptions were counted restores 0', () => {
+    const s = makeScheduler({ capacity: 1 })
+    submit(s, 0, 'low', { priority: 1 })
+    submit(s, 1, 'high', { priority: 0 })
+    const snapshot = s.snapshot()
+    const restored = OwnerScheduler.restore(snapshot, { rng: seededRng(1) })
+    expect(restored.invocationProgress('low')).toEqual({
+      state: 'queued',
+      attempts: 1,
+      preemptions: 1,
+    })
+    const older: SchedulerSnapshot = {
+      ...snapshot,
+      queued: snapshot.queued.map(({ preemptions: _, ...inv }) => inv),
+    }
+    const fromOlder = OwnerScheduler.restore(older, { rng: seededRng(1) })
+    expect(fromOlder.invocationProgress('low')).toEqual({
+      state: 'queued',
+      attempts: 1,
+      preemptions: 0,
+    })
+  })
+
   it('refuses malformed snapshots with the path of the problem', () => {
     const good = makeScheduler({ capacity: 1 })
     submit(good, 0, 'a')
@@ -349,6 +372,7 @@ describe('snapshot and restore', () => {
       ['capacity', { ...base, capacity: -2 }],
       ['queued[0].fn', { ...base, queued: [{ ...base.queued[0], fn: 'ghost' }] }],
       ['queued[1].id', { ...base, queued: [base.queued[0], base.queued[0]] }],
+      ['queued[0].preemptions', { ...base, queued: [{ ...base.queued[0], preemptions: -1 }] }],
       [
         'dispatches[0].hostId',
         { ...base, dispatches: [{ ...base.dispatches[0], hostId: 'nowhere' }] },

@@ -4,13 +4,19 @@ import type { InvocationView } from '../peer-api.js'
 import { formatJson, shortPeerId } from './format.js'
 import { formatPairs, formatTable } from './format-table.js'
 
-/** `id`, `status`, `peer`, `output` / `error` lines, then the step table when there is a trace. */
+/**
+ * `id`, `status`, `peer`, `attempts`, `preemptions`, `output` / `error` lines, then the step
+ * table when there is a trace.
+ */
 export function formatInvocation(view: InvocationView): string {
   const pairs: [string, string][] = [
     ['id', view.id],
     ['status', view.status],
   ]
   if (view.peerId !== undefined) pairs.push(['peer', view.peerId])
+  // A preempted invocation started over: say so, or its time and repeated side effects puzzle.
+  if (view.attempts !== undefined) pairs.push(['attempts', String(view.attempts)])
+  if (view.preemptions !== undefined) pairs.push(['preemptions', String(view.preemptions)])
   if (view.output !== undefined) pairs.push(['output', formatJson(view.output)])
   if (view.error !== undefined) pairs.push(['error', `${view.error.code}: ${view.error.message}`])
   const trace = isTrace(view.trace) ? `\n${formatTrace(view.trace)}` : ''

@@ -29,6 +29,11 @@ export interface DeployOptions {
   readonly timeoutMs?: number
   /** Runs one host takes at once (peer default 1). */
   readonly concurrency?: number
+  /**
+   * Dispatch invocations in batches: up to `size` (at most `concurrency`) together, or fewer
+   * once the oldest waited `waitMs` (peer default 10). Absent: each goes alone.
+   */
+  readonly batch?: { readonly size: number; readonly waitMs?: number }
 }
 
 export interface ListOptions {

@@ -14,6 +14,9 @@ export interface LedgerResult {
   readonly error?: { readonly code: string; readonly message: string }
   readonly peerId?: string
   readonly trace?: unknown
+  /** Times it was started and preempted; absent in results recorded before they were counted. */
+  readonly attempts?: number
+  readonly preemptions?: number
 }
 
 export const LEDGER_FORMAT = 'chorus.ledger/1'

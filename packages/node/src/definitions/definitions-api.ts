@@ -157,6 +157,7 @@ export function functionView(def: FunctionDefinition): FunctionView {
     ...(def.digest === undefined ? {} : { digest: def.digest }),
     ...(def.command === undefined ? {} : { command: def.command }),
     ...(def.url === undefined ? {} : { url: def.url }),
+    ...(def.batch === undefined ? {} : { batch: def.batch }),
   }
 }
 

@@ -14,6 +14,16 @@ export function isFunctionRuntime(value: unknown): value is FunctionRuntime {
   return FUNCTION_RUNTIMES.includes(value as FunctionRuntime)
 }
 
+/**
+ * Invocations sent to one host together, each on a slot of its own: a batch leaves once
+ * `size` are queued or the oldest has waited `waitMs`, whichever comes first.
+ */
+export interface FunctionBatch {
+  /** At most the function's `concurrency`: a batch runs on one host, one invocation a slot. */
+  readonly size: number
+  readonly waitMs: number
+}
+
 /** How a function runs: everything but its identity and version. */
 export interface FunctionSpec {
   readonly runtime: FunctionRuntime
@@ -27,6 +37,8 @@ export interface FunctionSpec {
   readonly command?: readonly string[]
   /** The endpoint of a `http` provider function. */
   readonly url?: string
+  /** Absent: each invocation is dispatched alone. */
+  readonly batch?: FunctionBatch
 }
 
 /** What a deploy may leave out: the defaults fill it in. */
@@ -39,6 +51,7 @@ export interface FunctionSpecInput {
   readonly digest?: string
   readonly command?: readonly string[]
   readonly url?: string
+  readonly batch?: { readonly size: number; readonly waitMs?: number }
 }
 
 export const FUNCTION_DEFAULTS = {
@@ -46,6 +59,8 @@ export const FUNCTION_DEFAULTS = {
   memoryMb: 128,
   timeoutMs: 60_000,
   concurrency: 1,
+  /** A batch's wait when a deploy gives only its size. */
+  batchWaitMs: 10,
 } as const
 
 /** What a function may ask for; a deploy, an operation from a peer and a host are held to it. */
@@ -53,21 +68,62 @@ export const FUNCTION_BOUNDS = {
   memoryMb: { min: 1, max: 1_048_576 },
   timeoutMs: { min: 1, max: 86_400_000 },
   concurrency: { min: 1, max: 10_000 },
+  /** The most invocations a remote worker takes in one dispatch (`execute/1`). */
+  batchSize: { min: 1, max: 1_000 },
+  /** A minute: a batch that waits longer for company is a queue, not a batch. */
+  batchWaitMs: { min: 0, max: 60_000 },
   commandArgs: 256,
   commandArgChars: 4096,
   urlChars: 2048,
 } as const
 
 /** The numbers a function spec bounds. */
-export type FunctionLimit = 'memoryMb' | 'timeoutMs' | 'concurrency'
+export type FunctionLimit = 'memoryMb' | 'timeoutMs' | 'concurrency' | 'batchSize' | 'batchWaitMs'
+
+/** How each limit is named in a spec and in the messages about it. */
+const LIMIT_FIELDS: Record<FunctionLimit, string> = {
+  memoryMb: 'memoryMb',
+  timeoutMs: 'timeoutMs',
+  concurrency: 'concurrency',
+  batchSize: 'batch.size',
+  batchWaitMs: 'batch.waitMs',
+}
 
 /** Why `value` is not a valid `field` of a function spec (an integer within its bounds), if not. */
 export function limitProblem(field: FunctionLimit, value: unknown): string | undefined {
   const { min, max } = FUNCTION_BOUNDS[field]
   if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    return `${field} must be an integer from ${min} to ${max}`
+    return `${LIMIT_FIELDS[field]} must be an integer from ${min} to ${max}`
   }
   return undefined
+}
+
+/** Why `size` is more than a host of `concurrency` takes in one batch, if it is. */
+export function batchOverConcurrencyProblem(size: number, concurrency: number): string | undefined {
+  return size > concurrency
+    ? `batch.size (${size}) must not exceed concurrency (${concurrency}): a batch runs on one host, one invocation a slot`
+    : undefined
+}
+
+/**
+ * The batch `input` describes, or why it is not one. With `defaults`, a missing `waitMs`
+ * takes FUNCTION_DEFAULTS.batchWaitMs.
+ */
+function checkBatch(
+  input: unknown,
+  concurrency: number,
+  defaults: boolean,
+): FunctionBatch | string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return 'batch must be an object: { size, waitMs }'
+  }
+  const raw = input as Record<string, unknown>
+  const waitMs = raw.waitMs === undefined && defaults ? FUNCTION_DEFAULTS.batchWaitMs : raw.waitMs
+  const problem =
+    limitProblem('batchSize', raw.size) ??
+    limitProblem('batchWaitMs', waitMs) ??
+    batchOverConcurrencyProblem(raw.size as number, concurrency)
+  return problem ?? { size: raw.size as number, waitMs: waitMs as number }
 }
 
 /**
@@ -99,6 +155,9 @@ export function checkFunctionSpec(input: unknown, defaults: boolean): FunctionSp
     limitProblem('concurrency', concurrency)
   if (bounds) return bounds
   const { digest, command, url } = raw
+  const batch =
+    raw.batch === undefined ? undefined : checkBatch(raw.batch, concurrency as number, defaults)
+  if (typeof batch === 'string') return batch
   if (digest !== undefined && (typeof digest !== 'string' || !isDigest(digest))) {
     return 'digest must be 64 lowercase hex digits (sha256)'
   }
@@ -127,6 +186,7 @@ export function checkFunctionSpec(input: unknown, defaults: boolean): FunctionSp
     ...(digest === undefined ? {} : { digest }),
     ...(command === undefined ? {} : { command: [...(command as string[])] }),
     ...(url === undefined ? {} : { url: url as string }),
+    ...(batch === undefined ? {} : { batch }),
   }
 }
 

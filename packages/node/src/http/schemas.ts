@@ -5,7 +5,7 @@
  * generated from these, so what is checked and what is documented cannot drift apart.
  */
 import { z } from 'zod'
-import { FUNCTION_BOUNDS } from '../definitions/function-spec.js'
+import { FUNCTION_BOUNDS, FUNCTION_DEFAULTS } from '../definitions/function-spec.js'
 import {
   choreographyNameProblem,
   functionNameProblem,
@@ -153,21 +153,55 @@ const COMMAND_PROBLEM =
   `(["executable", ...args]) with a non-empty executable`
 const URL_PROBLEM = 'provider "http" needs a \'url\': an http:// or https:// URL'
 
-/** A whole number within one of `FUNCTION_BOUNDS`' ranges. */
-function bounded(field: 'memoryMb' | 'timeoutMs' | 'concurrency', description: string) {
+type BoundedField = 'memoryMb' | 'timeoutMs' | 'concurrency' | 'batchSize' | 'batchWaitMs'
+
+/** A whole number within one of `FUNCTION_BOUNDS`' ranges, named `name` in the body. */
+function wholeNumber(field: BoundedField, name: string = field) {
   const { min, max } = FUNCTION_BOUNDS[field]
-  const problem = `field '${field}' must be a whole number from ${min} to ${max}`
-  return z
-    .int({ error: problem })
-    .min(min, { error: problem })
-    .max(max, { error: problem })
-    .optional()
-    .meta({ description })
+  const problem = `field '${name}' must be a whole number from ${min} to ${max}`
+  return z.int({ error: problem }).min(min, { error: problem }).max(max, { error: problem })
+}
+
+/** An optional field of `wholeNumber`. */
+function bounded(field: BoundedField, description: string, name: string = field) {
+  return wholeNumber(field, name).optional().meta({ description })
 }
 
 function isHttpUrl(url: string): boolean {
   return /^https?:\/\//i.test(url) && URL.canParse(url)
 }
+
+const FunctionBatch = z
+  .strictObject(
+    {
+      size: wholeNumber('batchSize', 'batch.size').meta({
+        description: 'at most this many a dispatch; at most `concurrency`',
+      }),
+      waitMs: bounded(
+        'batchWaitMs',
+        `how long the oldest queued one waits for the batch to fill; default ${FUNCTION_DEFAULTS.batchWaitMs}`,
+        'batch.waitMs',
+      ),
+    },
+    {
+      error: (issue) => {
+        if (issue.code === 'unrecognized_keys') {
+          const [first = ''] = issue.keys
+          return `unknown field ${JSON.stringify(truncate(`batch.${first}`))} (allowed: batch.size, batch.waitMs)`
+        }
+        if (issue.code === 'invalid_type') {
+          return "field 'batch' must be an object: { size, waitMs }"
+        }
+        return undefined
+      },
+    },
+  )
+  .meta({
+    id: 'FunctionBatch',
+    description:
+      'Invocations sent to one host together, each on a slot of its own: a batch leaves once ' +
+      '`size` are queued or the oldest has waited `waitMs`, whichever comes first',
+  })
 
 /** The body of a function deploy; `codeBase64` is still text here. */
 export const DeployFunctionBody = strictBody({
@@ -205,6 +239,9 @@ export const DeployFunctionBody = strictBody({
   memoryMb: bounded('memoryMb', 'memory a host takes on the worker; default 128'),
   timeoutMs: bounded('timeoutMs', 'a run past it fails the invocation; default 60 000'),
   concurrency: bounded('concurrency', 'runs one host takes at once; default 1'),
+  batch: FunctionBatch.optional().meta({
+    description: 'dispatch invocations in batches; absent, each goes alone',
+  }),
   provider: z
     .enum(['mesh', 'http'], { error: 'field \'provider\' must be "mesh" or "http"' })
     .optional()
@@ -221,6 +258,13 @@ export const DeployFunctionBody = strictBody({
 })
   .superRefine((body, ctx) => {
     const problems: string[] = []
+    const concurrency = body.concurrency ?? FUNCTION_DEFAULTS.concurrency
+    if (body.batch !== undefined && body.batch.size > concurrency) {
+      problems.push(
+        `field 'batch.size' (${body.batch.size}) must not exceed 'concurrency' (${concurrency}): ` +
+          'a batch runs on one host, one invocation a slot',
+      )
+    }
     if (body.provider === 'http') {
       if (body.url === undefined || !isHttpUrl(body.url)) problems.push(URL_PROBLEM)
       for (const field of ['code', 'codeBase64', 'command'] as const) {
@@ -401,6 +445,18 @@ export const InvocationView = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     peerId: z.string().optional().meta({ description: 'where it ran (or runs)' }),
     trace: RunTrace.optional().meta({ description: "a choreography's: every step" }),
+    attempts: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({
+        description:
+          'times it was started: a preempted or retried one starts over (absent when the ' +
+          'answering peer does not know)',
+      }),
+    preemptions: z.int().min(0).optional().meta({
+      description: 'times a high-priority invocation evicted it while it ran, each a restart',
+    }),
   })
   .meta({
     id: 'InvocationView',
@@ -435,6 +491,10 @@ export const FunctionView = z
     digest: z.string().optional(),
     command: z.array(z.string()).optional(),
     url: z.string().optional(),
+    batch: z
+      .object({ size: z.number(), waitMs: z.number() })
+      .optional()
+      .meta({ description: 'absent: each invocation is dispatched alone' }),
   })
   .meta({ id: 'FunctionView' })
 

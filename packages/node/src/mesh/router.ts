@@ -67,6 +67,8 @@ export const invocationViewSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   peerId: z.string().optional(),
   trace: z.unknown().optional(),
+  attempts: z.int().min(0).optional(),
+  preemptions: z.int().min(0).optional(),
 })
 
 /** The messages of the router's methods, requests and answers. */

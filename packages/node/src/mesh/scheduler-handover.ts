@@ -34,6 +34,8 @@ const resultSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   peerId: z.string().optional(),
   trace: z.unknown().optional(),
+  attempts: z.int().min(0).optional(),
+  preemptions: z.int().min(0).optional(),
 })
 
 export const ledgerSnapshotSchema = z.object({

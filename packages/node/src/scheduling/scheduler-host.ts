@@ -329,13 +329,15 @@ export class SchedulerHost {
     const ranElsewhere = ledgerOf?.runningElsewhere.get(id)
     if (ranElsewhere !== undefined) return { id, status: 'running', peerId: ranElsewhere }
     const hosted = this.#registry.holderOf(id)
-    const state = hosted?.scheduler.invocationState(id)
-    if (!state || !hosted) return undefined
+    const progress = hosted?.scheduler.invocationProgress(id)
+    if (!progress || !hosted) return undefined
     return {
       id,
-      status: state,
+      status: progress.state,
       peerId: this.#registry.workerOf(id) ?? this.#init.selfId,
       ...this.#traceOf(hosted, id),
+      attempts: progress.attempts,
+      preemptions: progress.preemptions,
     }
   }
 
@@ -582,6 +584,8 @@ export class SchedulerHost {
               : { error: effect.error }),
             peerId: ranOn,
             ...this.#traceOf(hosted, id),
+            attempts: effect.attempts,
+            preemptions: effect.preemptions,
           }
           this.#settle(hosted, result)
           if (hosted.successor !== undefined) {

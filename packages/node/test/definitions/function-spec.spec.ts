@@ -80,4 +80,29 @@ describe('function spec rules', () => {
       checkFunctionSpec({ runtime: 'process', provider: 'mesh', command: ['./s'] }, false),
     ).toBe('memoryMb must be an integer from 1 to 1048576')
   })
+  it('takes a batch with the function, its wait defaulting at a deploy only', () => {
+    const base = { runtime: 'process', command: ['./s'], concurrency: 8 }
+    expect(checkFunctionSpec({ ...base, batch: { size: 8 } }, true)).toMatchObject({
+      batch: { size: 8, waitMs: 10 },
+    })
+    const full = { ...base, provider: 'mesh', memoryMb: 128, timeoutMs: 1000 }
+    expect(checkFunctionSpec({ ...full, batch: { size: 2, waitMs: 0 } }, false)).toMatchObject({
+      batch: { size: 2, waitMs: 0 },
+    })
+    expect(checkFunctionSpec({ ...full, batch: { size: 2 } }, false)).toBe(
+      'batch.waitMs must be an integer from 0 to 60000',
+    )
+    expect(checkFunctionSpec({ ...full }, false)).not.toHaveProperty('batch')
+  })
+
+  it.each([
+    [{ size: 0 }, 'batch.size must be an integer from 1 to 1000'],
+    [{ size: 1001 }, 'batch.size must be an integer from 1 to 1000'],
+    [{ size: 2, waitMs: 60_001 }, 'batch.waitMs must be an integer from 0 to 60000'],
+    [{ size: 9 }, 'batch.size (9) must not exceed concurrency (8)'],
+    ['8', 'batch must be an object: { size, waitMs }'],
+  ])('refuses the batch %j', (batch, message) => {
+    const spec = { runtime: 'process', command: ['./s'], concurrency: 8, batch }
+    expect(checkFunctionSpec(spec, true)).toContain(message)
+  })
 })

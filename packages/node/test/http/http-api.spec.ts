@@ -617,7 +617,7 @@ describe('functions', () => {
     expect(Buffer.from(api.deploys[0]?.code ?? []).equals(bundle)).toBe(true)
   })
 
-  it.each([
+  it.each<[unknown, string]>([
     [{ runtime: 'nodejs', code: 'x' }, "field 'name' must be a string"],
     [{ name: 'f', runtime: 'nodejs', code: 'x', concurrency: 1.5 }, "field 'concurrency'"],
     [{ name: 'f', runtime: 'nodejs', code: 'x', codeBase64: 'eA==' }, 'not both'],
@@ -625,12 +625,43 @@ describe('functions', () => {
     [{ name: 'f', runtime: 'process', command: [] }, "field 'command'"],
     [{ name: 'f', runtime: 'process', command: ['x'], code: 'y' }, "takes no 'code'"],
     [[], 'must be a JSON object'],
+    ...(
+      [
+        [{ size: 0 }, "field 'batch.size' must be a whole number from 1 to 1000"],
+        [{ size: 1001 }, "field 'batch.size' must be a whole number from 1 to 1000"],
+        [{ size: 2.5 }, "field 'batch.size' must be a whole number from 1 to 1000"],
+        [{ waitMs: 5 }, "field 'batch.size' must be a whole number from 1 to 1000"],
+        [{ size: 4, waitMs: -1 }, "field 'batch.waitMs' must be a whole number from 0 to 60000"],
+        [
+          { size: 4, waitMs: 60_001 },
+          "field 'batch.waitMs' must be a whole number from 0 to 60000",
+        ],
+        [{ size: 4, wait: 5 }, 'unknown field "batch.wait" (allowed: batch.size, batch.waitMs)'],
+        [8, "field 'batch' must be an object: { size, waitMs }"],
+        [{ size: 8 }, "field 'batch.size' (8) must not exceed 'concurrency' (4)"],
+      ] as const
+    ).map(([batch, message]): [unknown, string] => [
+      { name: 'f', runtime: 'nodejs', code: 'x', concurrency: 4, batch },
+      message,
+    ]),
+    [
+      { name: 'f', runtime: 'nodejs', code: 'x', batch: { size: 2 } },
+      "field 'batch.size' (2) must not exceed 'concurrency' (1)",
+    ],
   ])('refuses %j with 400 and deploys nothing', async (body, message) => {
     const { api, http } = setup()
     const res = await http.request('POST', FUNCTIONS, post(body))
     expect(res.status).toBe(400)
     expect(errorOf(res).message).toContain(message)
     expect(api.deploys).toEqual([])
+  })
+
+  it('passes a batch setting on with the deploy', async () => {
+    const { api, http } = setup()
+    const body = { name: 'f', runtime: 'nodejs', code: 'x', concurrency: 8 }
+    const res = await http.request('POST', FUNCTIONS, post({ ...body, batch: { size: 8 } }))
+    expect(res.status).toBe(201)
+    expect(api.deploys[0]).toMatchObject({ concurrency: 8, batch: { size: 8 } })
   })
 
   it('refuses a deploy without a body', async () => {

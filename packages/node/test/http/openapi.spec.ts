@@ -179,6 +179,15 @@ describe('the OpenAPI document at GET /v1/openapi.json', () => {
     }
   })
 
+  it("documents an invocation's attempts and preemptions", () => {
+    const view = DOCUMENT.components.schemas.InvocationView as {
+      properties?: Record<string, { type?: string; minimum?: number }>
+    }
+    for (const field of ['attempts', 'preemptions']) {
+      expect(view.properties?.[field], field).toMatchObject({ type: 'integer', minimum: 0 })
+    }
+  })
+
   describe.each(OPERATIONS)('$method $path', ({ path, method, operation }) => {
     const target = pathWith(path, operation, exampleOf)
     const bodies =

@@ -484,6 +484,12 @@ describe('the router’s messages', () => {
       forwardedBody({ idempotencyKey: 'k', epoch: 4 }),
     )
   })
+
+  it("carries a view's attempts and preemptions from peer to peer", () => {
+    const view = { id: 'i1', status: 'succeeded', output: 1, attempts: 2, preemptions: 1 }
+    expect(ROUTER_MESSAGES.view.parse(view)).toEqual(view)
+    expect(ROUTER_MESSAGES.result.parse(view)).toEqual(view)
+  })
 })
 
 async function count(

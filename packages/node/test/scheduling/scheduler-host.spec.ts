@@ -120,6 +120,8 @@ describe('SchedulerHost', () => {
       status: 'succeeded',
       output: { hello: 'world' },
       peerId: SELF,
+      attempts: 1,
+      preemptions: 0,
     })
     expect(host.status('i1')).toEqual(await done)
     expect(executed).toEqual(['echo'])
@@ -185,6 +187,38 @@ describe('SchedulerHost', () => {
     sent[0]?.answer.resolve({ type: 'done', outcomes: [{ status: 'succeeded', output: 'X' }] })
     expect(await done).toMatchObject({ status: 'succeeded', output: 'X', peerId: OTHER })
     expect(executed).toEqual([])
+  })
+
+  it('shows a preempted invocation going back to the queue: its attempts and preemptions', async () => {
+    const { host, provider } = setup({ ownerLimit: 1, meshWide: new Set() })
+    const gates = new Map<unknown, Deferred<unknown>>()
+    provider.answer = (input) => {
+      const gate = deferred<unknown>()
+      gates.set(input, gate)
+      return gate.promise
+    }
+    host.create(OWNER, 'fake', 'g1', 1)
+    const key = schedulerKey(OWNER, 'fake')
+    const low = host.submit(key, { id: 'low', fn: 'resize', input: 'low', priority: 1 })
+    await waitFor('the low one to run', () => gates.has('low'))
+    expect(host.status('low')).toMatchObject({ status: 'running', attempts: 1, preemptions: 0 })
+    const high = host.submit(key, { id: 'high', fn: 'resize', input: 'high', priority: 0 })
+    expect(host.status('low')).toMatchObject({ status: 'queued', attempts: 1, preemptions: 1 })
+    await waitFor('the high one to run', () => gates.has('high'))
+    gates.get('high')?.resolve('H')
+    expect(await high.done).toMatchObject({ status: 'succeeded', attempts: 1, preemptions: 0 })
+    // The low one starts over: its first attempt's gate is left hanging, a second one opens.
+    gates.delete('low')
+    await waitFor('the low one to run again', () => gates.has('low'))
+    expect(host.status('low')).toMatchObject({ status: 'running', attempts: 2, preemptions: 1 })
+    gates.get('low')?.resolve('L')
+    expect(await low.done).toMatchObject({
+      status: 'succeeded',
+      output: 'L',
+      attempts: 2,
+      preemptions: 1,
+    })
+    expect(host.status('low')).toMatchObject({ attempts: 2, preemptions: 1 })
   })
 
   it('fails what ran on a worker that went offline as worker-lost', async () => {

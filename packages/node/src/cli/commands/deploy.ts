@@ -36,6 +36,11 @@ Flags:
   --memory MB                memory of one function host (default: the peer's, 128)
   --timeout MS               how long one invocation may run (default 60000)
   --concurrency N            invocations one host runs at once (default 1)
+  --batch N                  dispatch up to N invocations together to one host, each on a
+                             slot of its own (1 to 1000, at most --concurrency; default: each
+                             goes alone)
+  --batch-wait MS            how long the oldest queued one waits for a batch to fill before
+                             it leaves smaller (0 to 60000, default 10); needs --batch
   --url URL                  an http(s) endpoint that runs it (provider http; no code)
 ${CLIENT_FLAGS_HELP}
 Examples:
@@ -43,6 +48,7 @@ Examples:
   chorus deploy acme/thumbs ./thumbs/ --runtime process --command '["node", "server.mjs"]'
   chorus deploy acme/thumbs ./thumbs.tgz --runtime process --command '["./thumbs"]'
   chorus deploy acme/geocode --url https://geo.example.com/run --timeout 5000
+  chorus deploy acme/score ./score.mjs --concurrency 16 --batch 16 --batch-wait 20
 `,
   run,
 }
@@ -53,6 +59,8 @@ const FLAGS = {
   memory: { type: 'string' },
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
+  batch: { type: 'string' },
+  'batch-wait': { type: 'string' },
   url: { type: 'string' },
 } as const
 
@@ -89,6 +97,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     ...positiveInteger('timeout', values.timeout, 'timeoutMs'),
     ...positiveInteger('concurrency', values.concurrency, 'concurrency'),
     ...(values.command === undefined ? {} : { command: commandArray(values.command) }),
+    ...batchOption(values.batch, values['batch-wait']),
   }
   // The SDK reads the path: what a path may be is its rule (`codeFileKind`), not ours.
   const source: FunctionSource = url === undefined ? file : { url }
@@ -118,6 +127,26 @@ function positiveInteger<F extends string>(
     throw new UsageError(`--${flag} must be a positive integer, got ${JSON.stringify(raw)}`)
   }
   return { [field]: n } as Partial<Record<F, number>>
+}
+
+/** `{ batch }` from --batch and --batch-wait; the peer holds them to their bounds. */
+function batchOption(
+  size: string | undefined,
+  wait: string | undefined,
+): Pick<DeployOptions, 'batch'> {
+  if (size === undefined) {
+    if (wait !== undefined) throw new UsageError('--batch-wait needs --batch')
+    return {}
+  }
+  const { n } = positiveInteger('batch', size, 'n')
+  let waitMs: number | undefined
+  if (wait !== undefined) {
+    waitMs = Number(wait)
+    if (wait.trim() === '' || !Number.isInteger(waitMs) || waitMs < 0) {
+      throw new UsageError(`--batch-wait must be a whole number of ms, got ${JSON.stringify(wait)}`)
+    }
+  }
+  return { batch: { size: n as number, ...(waitMs === undefined ? {} : { waitMs }) } }
 }
 
 function commandArray(text: string): string[] {

@@ -44,6 +44,8 @@ export class HttpProvider implements ProviderRuntime {
       memoryMb: 1,
       concurrency: def.concurrency,
       timeoutMs: def.timeoutMs + SCHEDULER_TIMEOUT_GRACE_MS,
+      // Each of a batch is a request of its own, on a slot of the endpoint's concurrency.
+      ...(def.batch === undefined ? {} : { batch: def.batch }),
     }
   }
 

@@ -71,6 +71,7 @@ export class MeshProvider implements ProviderRuntime {
       memoryMb: def.memoryMb,
       concurrency: def.concurrency,
       timeoutMs: def.timeoutMs + SCHEDULER_TIMEOUT_GRACE_MS,
+      ...(def.batch === undefined ? {} : { batch: def.batch }),
     }
   }
 

@@ -100,6 +100,18 @@ describe('chorus deploy', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
+  it('sends --batch and --batch-wait as the batch setting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-cli-batch-'))
+    const file = join(dir, 'score.mjs')
+    await writeFile(file, 'export default async (x) => x\n')
+    const argv = ['deploy', 'acme/score', file, '--concurrency', '8', '--batch', '8']
+    expect((await run([...argv, '--batch-wait', '0', ...peer])).code).toBe(0)
+    expect(api.deploys.at(-1)).toMatchObject({ concurrency: 8, batch: { size: 8, waitMs: 0 } })
+    expect((await run([...argv, ...peer])).code).toBe(0)
+    expect(api.deploys.at(-1)?.batch).toEqual({ size: 8 })
+    await rm(dir, { recursive: true, force: true })
+  })
+
   it.each([
     [['deploy', 'acme/double'], /expected <owner>\/<function> <file-or-dir>/],
     [['deploy', 'acme/f', 'x.mjs', '--url', 'http://127.0.0.1:1/'], /with --url, expected/],
@@ -109,6 +121,9 @@ describe('chorus deploy', () => {
     [['deploy', 'acme/f', '/tmp', '--memory', '0'], /--memory must be a positive integer/],
     [['deploy', 'acme/f', '/tmp', '--runtime', 'python'], /--runtime must be nodejs or process/],
     [['deploy', 'acme/f', '/tmp', '--command', 'ls'], /--command must be a JSON array/],
+    [['deploy', 'acme/f', '/tmp', '--batch', '0'], /--batch must be a positive integer/],
+    [['deploy', 'acme/f', '/tmp', '--batch-wait', '5'], /--batch-wait needs --batch/],
+    [['deploy', 'acme/f', '/tmp', '--batch', '2', '--batch-wait', 'soon'], /--batch-wait must be/],
   ])('refuses %j as a usage error', async (argv, message) => {
     const { code, stderr } = await run([...argv, ...peer])
     expect(code).toBe(2)

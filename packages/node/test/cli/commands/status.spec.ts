@@ -27,6 +27,21 @@ describe('chorus status', () => {
     expect(JSON.parse(json.stdout)).toEqual({ id: 'inv 7', status: 'running', peerId: SELF })
   })
 
+  it('says how often an invocation was started and preempted', async () => {
+    api.invocations.set('inv 8', {
+      id: 'inv 8',
+      status: 'queued',
+      peerId: SELF,
+      attempts: 1,
+      preemptions: 1,
+    })
+    const { code, stdout } = await run(['status', 'inv 8', ...peer])
+    expect(code).toBe(0)
+    expect(stdout).toBe(
+      `id           inv 8\nstatus       queued\npeer         ${SELF}\nattempts     1\npreemptions  1\n`,
+    )
+  })
+
   it('exits 1 for an invocation nobody knows', async () => {
     const { code, stderr } = await run(['status', 'ghost', ...peer])
     expect(code).toBe(1)

@@ -146,6 +146,14 @@ describe('HttpProvider.spec', () => {
     expect(spec?.timeoutMs).toBeGreaterThanOrEqual(5_000)
   })
 
+  it("gives the scheduler the function's batch setting, and none when it has none", () => {
+    const batched = provider([
+      httpFn('b', 'http://127.0.0.1:1/b', { batch: { size: 4, waitMs: 5 } }),
+    ])
+    expect(batched.spec(OWNER, 'b')?.batch).toEqual({ size: 4, waitMs: 5 })
+    expect(p.spec(OWNER, 'hook')).not.toHaveProperty('batch')
+  })
+
   it('knows nothing of mesh functions, unknown ones, or other owners', () => {
     expect(p.spec(OWNER, 'local')).toBeUndefined()
     expect(p.spec(OWNER, 'missing')).toBeUndefined()
@@ -182,6 +190,27 @@ describe('HttpProvider calls', () => {
     const deadline = Number(req?.headers['x-chorus-deadline'])
     expect(deadline).toBeGreaterThanOrEqual(before + 5_000)
     expect(deadline).toBeLessThanOrEqual(after + 5_000)
+  })
+
+  it('runs each invocation of a batch as a request of its own, with its own output', async () => {
+    const url = serve('/batch', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ id: req.headers['x-chorus-invocation-id'] }))
+    })
+    const p = provider([httpFn('fn', url, { batch: { size: 3, waitMs: 10 } })])
+    const ids = ['b-1', 'b-2', 'b-3']
+    const dispatch = dispatchOf([1, 2, 3], { fn: 'fn', version: '3.fn', worker: 'peer-a', ids })
+    const lease = await p.acquire(OWNER, dispatch)
+    if (lease.type !== 'ready') throw new Error(`lease is ${lease.type}`)
+    const signal = new AbortController().signal
+    const outputs = await Promise.all(
+      dispatch.invocations.map((inv, i) => lease.run(i, inv.id, inv.input, signal)),
+    )
+    expect(outputs).toEqual(ids.map((id) => ({ id })))
+    expect(receivedAt('/batch').map((r) => JSON.parse(r.body) as unknown)).toEqual(
+      expect.arrayContaining([{ value: 1 }, { value: 2 }, { value: 3 }]),
+    )
+    expect(receivedAt('/batch')).toHaveLength(3)
   })
 
   it('sends null for an undefined input', async () => {
