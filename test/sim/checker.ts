@@ -5,9 +5,11 @@
  *    accepts at an epoch older than one already committed;
  * 2. nothing lost — every invocation a client was told was accepted ends with a result, unless
  *    the peer holding it crashed (schedulers are not replicated yet: counted, not hidden);
- * 3. once — each invocation runs to a result once; an idempotent retry gets the first
- *    invocation's id (not checked across a partition, where each side must act alone, or
- *    after the holder crashed with its ledger).
+ * 3. once — each invocation runs to a result once, by one scheduler (two schedulers of one
+ *    key, one each side of a partition, may each run it: each side acts alone, and the merge
+ *    keeps one result); an idempotent retry gets the first invocation's id (not checked while
+ *    the mesh is split, or after the holder crashed or stalled: the mesh cannot tell a pause
+ *    from a crash, and ledgers are not replicated yet).
  */
 
 export type InvariantName =
@@ -35,14 +37,37 @@ export class InvariantChecker {
   readonly #acceptor = new Map<string, string>()
   readonly #holder = new Map<string, string>()
   readonly #results = new Map<string, number>()
-  /** Idempotency key → the first invocation id a client was given for it. */
-  readonly #firstId = new Map<string, string>()
+  /** The scheduler (GUID) that first accepted each invocation. */
+  readonly #acceptedBy = new Map<string, string>()
+  /** Invocations accepted by two schedulers while the mesh was split: each may run it. */
+  readonly #splitRuns = new Set<string>()
+  /** Idempotency key → the first invocation id a client was given for it, and when. */
+  readonly #firstId = new Map<string, { readonly id: string; readonly at: number }>()
+  /**
+   * Keys whose first invocation's holder crashed or stalled before a retry: the mesh took the
+   * retry as new (it cannot tell a pause from a crash, and a scheduler's ledger is not
+   * replicated yet), so the key has two invocations from then on, each run once.
+   */
+  readonly #splitKeys = new Set<string>()
   /** Invocations a client was told were accepted. */
   readonly #clientAccepted = new Set<string>()
 
-  constructor(now: () => number, recentOf: (peers: readonly string[]) => string[]) {
+  readonly #split: () => boolean
+
+  constructor(
+    now: () => number,
+    recentOf: (peers: readonly string[]) => string[],
+    /** True from a partition until its duplicate schedulers have merged. */
+    split: () => boolean = () => false,
+  ) {
     this.#now = now
     this.#recentOf = recentOf
+    this.#split = split
+  }
+
+  /** Invocations run by a scheduler on each side of a partition. */
+  get splitRuns(): number {
+    return this.#splitRuns.size
   }
 
   get acceptedCount(): number {
@@ -76,6 +101,9 @@ export class InvariantChecker {
       ])
     }
     this.#holder.set(id, peer)
+    const by = this.#acceptedBy.get(id)
+    if (by === undefined) this.#acceptedBy.set(id, guid)
+    else if (by !== guid && this.#split()) this.#splitRuns.add(id)
   }
 
   /** Queued invocations went to `to` (a handover), which will accept them. */
@@ -88,7 +116,7 @@ export class InvariantChecker {
     this.checks++
     const n = (this.#results.get(id) ?? 0) + 1
     this.#results.set(id, n)
-    if (n > 1)
+    if (n > 1 && !this.#splitRuns.has(id))
       this.#violate('result-once', `${id} ran to a result ${n} times (last at ${peer})`, [peer])
   }
 
@@ -103,22 +131,30 @@ export class InvariantChecker {
     key: string,
     id: string,
     trustworthy: boolean,
-    holderCrashed: (peer: string) => boolean,
+    /** Whether `peer` crashed, or stalled after `since`. */
+    holderUnavailable: (peer: string, since: number) => boolean,
   ): void {
     this.step++
     this.checks++
     this.#clientAccepted.add(id)
     const first = this.#firstId.get(key)
     if (first === undefined) {
-      this.#firstId.set(key, id)
+      this.#firstId.set(key, { id, at: this.#now() })
       return
     }
-    if (first === id || !trustworthy) return
-    const holder = this.#holder.get(first)
-    if (holder !== undefined && holderCrashed(holder)) return
+    if (first.id === id || this.#splitKeys.has(key)) return
+    if (!trustworthy) {
+      this.#splitKeys.add(key) // answered on two sides of a split: two invocations from now on
+      return
+    }
+    const holder = this.#holder.get(first.id)
+    if (holder !== undefined && holderUnavailable(holder, first.at)) {
+      this.#splitKeys.add(key)
+      return
+    }
     this.#violate(
       'idempotent',
-      `a retry with key ${key} got ${id}, not ${first}`,
+      `a retry with key ${key} got ${id}, not ${first.id}`,
       [holder ?? '', this.#holder.get(id) ?? ''].filter(Boolean),
     )
   }

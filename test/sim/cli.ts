@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util'
 import { SCENARIOS, setUpScenario, type ScenarioName } from './scenarios.js'
 import { runSimulation, type SimReport } from './run.js'
+import { PLANTS, type Plant } from './world.js'
 
 const USAGE = `usage: npm run sim -- --peers N --seed S --scenario NAME [--seconds T] [--json] [--plant BUG]
   --peers N       simulated peers (2 to ${2_000}); default 100
@@ -16,7 +17,7 @@ const USAGE = `usage: npm run sim -- --peers N --seed S --scenario NAME [--secon
   --seconds T     simulated seconds; default 60
   --rate R        client requests per simulated second, mesh-wide; default 2 per peer
   --json          print the report as JSON instead of the table
-  --plant BUG     run with a planted bug, to see it caught: ignore-epochs`
+  --plant BUG     run with a planted bug, to see it caught: ${PLANTS.join(' | ')}`
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n${USAGE}\n`)
@@ -63,8 +64,8 @@ function main(): void {
   const peers = integer(values.peers, 'peers', 2, 2_000, 100)
   const scenario = (values.scenario ?? 'steady') as ScenarioName
   if (!SCENARIOS.includes(scenario)) fail(`unknown scenario ${scenario}`)
-  if (values.plant !== undefined && values.plant !== 'ignore-epochs')
-    fail(`unknown planted bug ${values.plant}`)
+  const plant = values.plant as Plant | undefined
+  if (plant !== undefined && !PLANTS.includes(plant)) fail(`unknown planted bug ${plant}`)
   const report = runSimulation(
     {
       peers,
@@ -75,7 +76,7 @@ function main(): void {
       ownerLimit: 10,
       serviceMeanMs: 20,
       retryShare: 0.05,
-      plant: values.plant === 'ignore-epochs' ? 'ignore-epochs' : undefined,
+      plant,
     },
     scenario,
     setUpScenario,
@@ -94,6 +95,11 @@ export function formatReport(r: SimReport): string {
     ['invocations accepted', String(r.invocations)],
     ['client requests that failed (then retried)', String(r.failedRequests)],
     ['lost with a crashed peer (no replication yet)', String(r.lostToCrash)],
+    ['run on both sides of a partition (then merged)', String(r.splitRuns)],
+    [
+      'duplicate schedulers merged (s after the heal)',
+      r.mergedAfterHealS === null ? '—' : r.mergedAfterHealS.toFixed(1),
+    ],
     [
       'gossip + SWIM bytes/s received per peer (mean / max)',
       `${r.bytesPerPeerPerSec.mean.toFixed(0)} / ${r.bytesPerPeerPerSec.max.toFixed(0)}`,

@@ -14,6 +14,10 @@ export interface SimReport {
   readonly invocations: number
   readonly failedRequests: number
   readonly lostToCrash: number
+  /** Invocations run by a scheduler on each side of a partition (each side acts alone). */
+  readonly splitRuns: number
+  /** After a heal: how long until no key had two accepting schedulers (s); null if it never healed. */
+  readonly mergedAfterHealS: number | null
   readonly bytesPerPeerPerSec: { readonly mean: number; readonly max: number }
   readonly hops: { readonly mean: number; readonly p99: number }
   readonly fullViewAfterS: number | null
@@ -70,6 +74,8 @@ export function runSimulation(
     invocations: world.checker.acceptedCount,
     failedRequests: world.failedRequests,
     lostToCrash: world.checker.lostToCrash,
+    splitRuns: world.checker.splitRuns,
+    mergedAfterHealS: world.mergedAfterHealMs === undefined ? null : world.mergedAfterHealMs / 1000,
     bytesPerPeerPerSec: world.bytesPerPeerPerSec(),
     hops: {
       mean: hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length),

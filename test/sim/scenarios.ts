@@ -75,14 +75,10 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
     case 'partition-heal':
       world.addFormedMesh(peers)
       world.startClients(1_000, clientsUntil)
-      at(end / 4, `partition: 30% cut off`, () => {
-        world.partitioned = true
-        world.network.partition(shuffled(world, world.peerIds()).slice(0, Math.floor(peers * 0.3)))
-      })
-      at(end / 2, 'healed', () => {
-        world.network.heal()
-        world.partitioned = false
-      })
+      at(end / 4, `partition: 30% cut off`, () =>
+        world.partition(shuffled(world, world.peerIds()).slice(0, Math.floor(peers * 0.3))),
+      )
+      at(end / 2, 'healed', () => world.heal())
       break
     case 'churn':
       world.addFormedMesh(peers)
@@ -101,9 +97,7 @@ export function setUpScenario(world: SimWorld, name: ScenarioName): ScenarioLog 
       world.startClients(1_000, clientsUntil)
       for (let t = 3_000; t < clientsUntil; t += 5_000) {
         at(t, undefined, () => {
-          const id = world.pick(world.peerIds())
-          world.network.stall(id)
-          world.time.after(2_000, () => world.network.resume(id))
+          world.stall(world.pick(world.peerIds()), 2_000)
         })
       }
       log.events.push('every 5 s one peer stalls for 2 s (a long pause, SIGSTOP)')

@@ -19,6 +19,7 @@ import {
   DirectoryNode,
   InvocationLedger,
   LocationCache,
+  PauseDetector,
   Route,
   directoryPeerFor,
   type DirectoryEntry,
@@ -41,6 +42,11 @@ const CLAIM_TIMEOUT_MS = 1_000
 const FORWARD_TIMEOUT_MS = 2_000
 const ROUTE_ATTEMPTS = 8
 const RECENT_KEPT = 24
+/** The heartbeat that lets a peer notice it was paused (as the peer's shell beats). */
+const HEARTBEAT_MS = 100
+const REREGISTER_RETRY_MS = 300
+/** As the directory service does: everything hosted is registered again this often. */
+const REREGISTER_EVERY_MS = 5_000
 
 /** A request from a client, or a queued invocation being handed on. */
 export interface SimRequest {
@@ -107,6 +113,12 @@ interface Hosted {
   readonly scheduler: OwnerScheduler
   readonly ledger: InvocationLedger
   accepting: boolean
+  /**
+   * After a pause: serves nothing until the directory confirms it is still responsible
+   * (requests wait in `held`), or names the scheduler that won (then it merges into that).
+   */
+  fenced: boolean
+  readonly held: (() => void)[]
   /** Handed over or merged: results of what still runs here go to this peer. */
   resultsTo: string | undefined
   timer: TimerHandle | undefined
@@ -129,6 +141,7 @@ export class SimPeer {
   readonly hosted = new Map<string, Hosted>()
   readonly #pending = new Map<number, { done: (r: RpcReply) => void; timer: TimerHandle }>()
   readonly #pingSentAt = new Map<number, { to: string; at: number }>()
+  readonly #pauses = new PauseDetector()
   #membershipTimer: TimerHandle | undefined
   #rid = 0
   #live: string[] | undefined
@@ -170,6 +183,8 @@ export class SimPeer {
   /** Starts, joining through `bootstrap` (discovered, as a `--join` address is). */
   start(bootstrap: readonly string[]): void {
     this.ready = bootstrap.length === 0
+    this.#heartbeat()
+    this.#reregisterEvery(this.#world.rng.next() * REREGISTER_EVERY_MS)
     this.#publisher.start()
     this.#handleMembership({ type: 'peer-discovered', id: this.id, addrs: [] })
     for (const other of bootstrap) {
@@ -183,6 +198,8 @@ export class SimPeer {
    * after a push-pull sync with one of them (in batches a sync message may carry).
    */
   startFormed(members: readonly { readonly id: string; readonly incarnation: number }[]): void {
+    this.#heartbeat()
+    this.#reregisterEvery(this.#world.rng.next() * REREGISTER_EVERY_MS)
     this.#publisher.start()
     this.#handleMembership({ type: 'peer-discovered', id: this.id, addrs: [] })
     const others = members.filter((m) => m.id !== this.id)
@@ -219,6 +236,7 @@ export class SimPeer {
 
   receive(from: string, wire: Wire): void {
     if (this.stopped) return
+    this.#noticePause()
     switch (wire.t) {
       case 'ping':
         return this.#handleMembership({
@@ -424,20 +442,82 @@ export class SimPeer {
     }
   }
 
-  #register(hosted: Hosted): void {
+  /**
+   * Registers `hosted` with its directory. After a pause (`answered` given: it hears whether
+   * the scheduler still stands) a peer that is its own key's directory asks the one the others
+   * used while it looked dead, and retries until a directory that sees it alive answers.
+   */
+  #register(hosted: Hosted, answered?: (stands: boolean) => void): void {
     const entry: DirectoryEntry = {
       key: hosted.key,
       guid: hosted.guid,
       epoch: hosted.epoch,
       peerId: this.id,
     }
-    const directory = this.directory.directoryFor(hosted.key)
-    if (directory === undefined) return
+    let directory = this.directory.directoryFor(hosted.key)
+    if (answered !== undefined && directory === this.id) {
+      // As the service's `confirmHosted`: its own table first, then the others' directory.
+      const { answer } = this.directory.handle({ type: 'register', entry })
+      if (!answer.accepted && !('refused' in answer)) {
+        this.#lost(answer.entry)
+        return answered(false)
+      }
+      directory = this.directory.directoryFor(hosted.key, this.id)
+    }
+    if (directory === undefined) return answered?.(true) // alone in its view: nobody else can
+    const outcome = (value: unknown) => {
+      const { accepted, entry: winner } = value as { accepted: boolean; entry: DirectoryEntry }
+      if (!accepted) this.#lost(winner)
+      answered?.(accepted)
+    }
+    if (directory === this.id) {
+      const { answer, effects } = this.directory.handle({ type: 'register', entry })
+      for (const e of effects) this.#send(e.to, { t: 'lost', winner: e.winner }, SIZE.rpc)
+      return 'refused' in answer ? undefined : outcome(answer)
+    }
     this.#rpc(directory, { m: 'register', entry }, CLAIM_TIMEOUT_MS, (reply) => {
-      if (!reply.ok) return
-      const outcome = reply.value as { accepted: boolean; entry: DirectoryEntry }
-      if (!outcome.accepted) this.#lost(outcome.entry)
+      if (reply.ok) return outcome(reply.value)
+      if (answered !== undefined)
+        this.#after(REREGISTER_RETRY_MS, () => this.#register(hosted, answered))
     })
+  }
+
+  // ------------------------------------------------------------------ pauses
+
+  #heartbeat(): void {
+    if (this.stopped) return
+    this.#noticePause()
+    this.#after(HEARTBEAT_MS, () => this.#heartbeat())
+  }
+
+  /** Re-registers every few seconds, so conflicts a membership change did not reveal are found. */
+  #reregisterEvery(firstInMs: number): void {
+    this.#after(firstInMs, () => {
+      if (this.stopped) return
+      for (const hosted of this.hosted.values()) if (hosted.accepting) this.#register(hosted)
+      this.#reregisterEvery(REREGISTER_EVERY_MS)
+    })
+  }
+
+  /**
+   * After a pause long enough for the mesh to have declared this peer dead, its schedulers
+   * may have been claimed elsewhere: each serves nothing until its directory confirms it.
+   */
+  #noticePause(): void {
+    if (!this.#pauses.observe(this.#world.time.now())) return
+    if (this.#world.plant === 'no-pause-fence') return
+    for (const hosted of this.hosted.values()) {
+      if (!hosted.accepting || hosted.fenced) continue
+      hosted.fenced = true
+      this.#note(`paused: fences ${hosted.guid}@${hosted.epoch} until re-registered`)
+      this.#register(hosted, (stands) => {
+        hosted.fenced = false
+        this.#note(
+          `${hosted.guid}@${hosted.epoch} ${stands ? 'still stands' : 'lost'} after the pause`,
+        )
+        for (const go of hosted.held.splice(0)) go()
+      })
+    }
   }
 
   // ------------------------------------------------------------------ the directory role
@@ -453,6 +533,8 @@ export class SimPeer {
       }
       case 'register': {
         const { answer, effects } = this.directory.handle({ type: 'register', entry: body.entry })
+        if ('refused' in answer)
+          return reply({ ok: false, error: { code: 'not-responsible', message: answer.refused } })
         for (const e of effects) this.#send(e.to, { t: 'lost', winner: e.winner }, SIZE.rpc)
         return reply({ ok: true, value: answer })
       }
@@ -472,8 +554,13 @@ export class SimPeer {
           ok: true,
           value: this.directory.handle({ type: 'lookup', key: body.key }).answer,
         })
-      case 'invoke':
-        return reply(this.#serveForwarded(body.request, body.epoch))
+      case 'invoke': {
+        const hosted = this.hosted.get(`${body.request.owner}/${PROVIDER}`)
+        const serve = () => reply(this.#serveForwarded(body.request, body.epoch))
+        if (hosted?.fenced === true) hosted.held.push(serve)
+        else serve()
+        return
+      }
       case 'handover':
         return this.#takeOver(body, reply)
     }
@@ -539,6 +626,11 @@ export class SimPeer {
       return
     }
     const key = `${request.owner}/${PROVIDER}`
+    const fenced = this.hosted.get(key)
+    if (fenced?.fenced === true) {
+      fenced.held.push(() => this.route(request, done))
+      return
+    }
     const route = new Route(key, this.id, this.#locations, { attempts: ROUTE_ATTEMPTS })
     let hops = 0
     const facts = () => ({ hostsKey: this.hosted.get(key)?.accepting === true })
@@ -674,6 +766,8 @@ export class SimPeer {
       scheduler,
       ledger,
       accepting: true,
+      fenced: false,
+      held: [],
       resultsTo: undefined,
       timer: undefined,
       live: new Map(),

@@ -11,7 +11,12 @@ import { InvariantChecker } from './checker.js'
 import { NETWORK_DEFAULTS, SimNetwork } from './network.js'
 import { SimPeer, type SimRequest } from './sim-peer.js'
 
-export type Plant = 'ignore-epochs'
+/**
+ * A bug planted on purpose, to show the checks catch it: a router that ignores epochs, or a
+ * peer that serves what reached it during a pause without asking its directory first.
+ */
+export const PLANTS = ['ignore-epochs', 'no-pause-fence'] as const
+export type Plant = (typeof PLANTS)[number]
 
 export interface SimOptions {
   readonly peers: number
@@ -57,12 +62,19 @@ export class SimWorld {
   #guids = 0
   #keys = 0
   #zipf: Float64Array
-  /** While a partition stands, idempotency is not judged (each side acts alone). */
+  /**
+   * From a partition until its duplicate schedulers have merged, idempotency is not judged and
+   * an invocation may run on each side (each side acts alone, DESIGN.md §4.1).
+   */
   partitioned = false
+  /** How long after the heal the last duplicate scheduler merged (ms), once it has. */
+  mergedAfterHealMs: number | undefined
   readonly hops: number[] = []
   failedRequests = 0
   readonly samples: Sample[] = []
   #nextPeer = 0
+  /** When each peer last stalled. */
+  readonly #stalledAt = new Map<string, number>()
 
   constructor(options: SimOptions) {
     this.options = options
@@ -73,6 +85,7 @@ export class SimWorld {
     this.checker = new InvariantChecker(
       () => this.time.now(),
       (peers) => this.recentOf(peers),
+      () => this.partitioned,
     )
     this.#zipf = zipfTable(options.owners, 1.1)
   }
@@ -111,6 +124,50 @@ export class SimWorld {
   peerIds(): readonly string[] {
     this.#ids ??= [...this.#peers.keys()].filter((id) => !this.network.isCrashed(id))
     return this.#ids
+  }
+
+  /** Stalls a peer for `ms` (SIGSTOP, then SIGCONT): it handles nothing meanwhile. */
+  stall(id: string, ms: number): void {
+    this.network.stall(id)
+    this.#stalledAt.set(id, this.time.now())
+    this.time.after(ms, () => this.network.resume(id))
+  }
+
+  /** Whether `peer` crashed, or stalled after `since` (the mesh cannot tell a pause from a crash). */
+  wasUnavailable(peer: string, since: number): boolean {
+    return this.network.isCrashed(peer) || (this.#stalledAt.get(peer) ?? -1) >= since
+  }
+
+  /** Cuts `ids` off from the rest, both ways. */
+  partition(ids: readonly string[]): void {
+    this.partitioned = true
+    this.network.partition(ids)
+  }
+
+  /** Heals the cut; the mesh is split until no key has two accepting schedulers. */
+  heal(): void {
+    this.network.heal()
+    const healedAt = this.time.now()
+    const check = () => {
+      if (this.#duplicateSchedulers() > 0) return this.time.after(100, check)
+      this.partitioned = false
+      this.mergedAfterHealMs = this.time.now() - healedAt
+    }
+    check()
+  }
+
+  /** Keys with more than one scheduler accepting work on running peers. */
+  #duplicateSchedulers(): number {
+    const seen = new Set<string>()
+    let duplicates = 0
+    for (const id of this.peerIds()) {
+      for (const hosted of (this.#peers.get(id) as SimPeer).hosted.values()) {
+        if (!hosted.accepting) continue
+        if (seen.has(hosted.key)) duplicates++
+        else seen.add(hosted.key)
+      }
+    }
+    return duplicates
   }
 
   crash(id: string): void {
@@ -199,8 +256,8 @@ export class SimWorld {
           this.time.after(200, () => this.request(key, owner, attempt + 1, stillTrustworthy))
         return
       }
-      this.checker.clientAnswered(key, answer.id, stillTrustworthy, (peer) =>
-        this.network.isCrashed(peer),
+      this.checker.clientAnswered(key, answer.id, stillTrustworthy, (peer, since) =>
+        this.wasUnavailable(peer, since),
       )
       if (attempt === 0 && this.rng.next() < this.options.retryShare) {
         // The client did not trust the answer and retries with the same key: same invocation.

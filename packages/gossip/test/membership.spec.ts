@@ -399,6 +399,56 @@ describe('suspicion', () => {
   })
 })
 
+describe('healing after a partition', () => {
+  it('an ack to a member held dead carries its death first, so it refutes at once', () => {
+    const core = makeCore(FIVE)
+    core.handle({ type: 'updates-received', from: 'a', updates: [dead('b', 0, 'a')] }, 1)
+    // Long after its death stopped being gossiped, b (which never heard of it) pings us.
+    advance(core, 60_000)
+    const ack = onlyOf(
+      core.handle({ type: 'ping-received', from: 'b', probeId: 7, updates: [] }, 60_000),
+      'send-ack',
+    )
+    expect(ack.updates[0]).toEqual(dead('b', 0, 'a'))
+    // And b, hearing it, refutes.
+    const b = new Membership({ id: 'b', addrs: [addr('b')] }, { rng: seededRng(2) })
+    b.handle({ type: 'peer-discovered', id: 'me', addrs: [addr('me')] }, 0)
+    const refuted = effectsOf(
+      b.handle({ type: 'ack-received', from: 'me', probeId: 1, updates: ack.updates }, 10),
+      'broadcast',
+    )
+    expect(refuted.flatMap((e) => e.updates)).toContainEqual(
+      expect.objectContaining({ id: 'b', kind: 'alive', incarnation: 1 }),
+    )
+  })
+
+  it('now and then pushes and pulls its table with a member it holds dead (Serf reconnect)', () => {
+    const core = makeCore(FIVE, { syncIntervalMs: 1_000 })
+    for (const id of ['a', 'b'])
+      core.handle({ type: 'updates-received', from: 'c', updates: [dead(id, 0, 'c')] }, 1)
+    const syncsTo = new Map<string, number>()
+    // c, d and e answer every ping; a and b are gone.
+    for (
+      let at = core.nextDeadline() as number;
+      at <= 100_000;
+      at = core.nextDeadline() as number
+    ) {
+      for (const e of core.handle({ type: 'tick' }, at)) {
+        if (e.type === 'send-sync') syncsTo.set(e.to, (syncsTo.get(e.to) ?? 0) + 1)
+        if (e.type === 'send-ping' && !['a', 'b'].includes(e.to))
+          core.handle({ type: 'ack-received', from: e.to, probeId: e.probeId, updates: [] }, at)
+      }
+    }
+    expect(core.aliveCount()).toBe(4)
+    // Two dead among three alive: about 2/3 of the 100 rounds try one of them.
+    const toDead = (syncsTo.get('a') ?? 0) + (syncsTo.get('b') ?? 0)
+    expect(toDead).toBeGreaterThan(40)
+    expect(toDead).toBeLessThan(95)
+    expect(syncsTo.get('a')).toBeGreaterThan(10)
+    expect(syncsTo.get('b')).toBeGreaterThan(10)
+  })
+})
+
 describe('the local member', () => {
   it('refutes suspicion, death or a forged leave at its incarnation or later, not older', () => {
     const core = makeCore(['a'])

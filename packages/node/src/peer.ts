@@ -196,6 +196,12 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
   const handover = new mesh.SchedulerHandover({ selfId, channels, directory, host, catchUp, log })
   const hostLost = (guid: string, hostId: string) => host.hostLost(guid, hostId)
   const warmHosts = new WarmHostSync({ selfId, channels, pool, hostLost, log })
+  const fence = new mesh.PauseFence({
+    clock: env.clock,
+    timers: env.timers,
+    confirm: () => directory.confirmHosted((ms) => env.timers.sleep(ms), now),
+    log,
+  })
   const router: mesh.Router = new mesh.Router({
     selfId,
     channels,
@@ -205,6 +211,7 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     catchUp,
     metrics,
     work,
+    fence,
     now,
     sleep: (ms) => env.timers.sleep(ms),
     rng,
@@ -242,13 +249,13 @@ function composePeer(libp2p: ChorusLibp2p, config: PeerConfig, log: Logger) {
     metrics: registry,
     async start(): Promise<void> {
       // Answer the mesh's methods before it learns of this peer (membership announces it).
-      const parts = [channels, directory, handover, warmHosts, router, catchUp, membership]
+      const parts = [channels, directory, handover, warmHosts, router, catchUp, fence, membership]
       for (const part of [...parts, definitions, bootstrap]) await part.start()
     },
     leave: () => leave.leave(),
     async stop(): Promise<void> {
       stopping = true
-      const first = [leave, bootstrap, router, handover, warmHosts, directory, catchUp, host]
+      const first = [leave, bootstrap, fence, router, handover, warmHosts, directory, catchUp, host]
       for (const part of [...first, remote, pool, definitions, membership, channels]) {
         await Promise.resolve()
           .then(() => part.stop())

@@ -531,7 +531,7 @@ export class Membership {
           type: 'send-ack',
           to: event.from,
           probeId: event.probeId,
-          updates: this.#piggyback(),
+          updates: this.#piggyback(this.#members.get(event.from)),
         })
         return
       case 'ping-req-received':
@@ -1075,6 +1075,22 @@ export class Membership {
     this.#nextSyncAt = this.#now + this.#config.syncIntervalMs * scale
     const [partner] = this.#randomAlive(1)
     if (partner !== undefined) this.#sendSync(partner, true, out)
+    this.#reconnect(out)
+  }
+
+  /**
+   * Serf's reconnect: a push-pull with one member we hold dead, with probability dead / alive
+   * (so the mesh as a whole tries about one per dead member per interval). A partition heals
+   * through it: the far side learns it was declared dead and refutes, and its table comes back
+   * in the reply — nothing else would cross, since probes and syncs go to live members only.
+   */
+  #reconnect(out: Output): void {
+    const dead: string[] = []
+    for (const m of this.#members.values()) if (m.state === 'dead') dead.push(m.id)
+    if (dead.length === 0) return
+    if (this.#rng.next() >= dead.length / (this.#probeable + 1)) return
+    const target = dead[Math.floor(this.#rng.next() * dead.length)]
+    if (target !== undefined) this.#sendSync(target, true, out)
   }
 
   // ---------------------------------------------------------------- health
@@ -1126,12 +1142,14 @@ export class Membership {
 
   /**
    * Updates to ride on a message to `to`. A ping to a suspect carries its suspicion first
-   * (Lifeguard's buddy system), so the suspect hears it and can refute at once.
+   * (Lifeguard's buddy system), so the suspect hears it and can refute at once; an ack to a
+   * member we hold dead carries that first — after a partition healed, a peer the other side
+   * declared dead long ago (its death no longer gossiped) still pings, and learns it here.
    */
   #piggyback(target?: MemberRecord): MemberUpdate[] {
     const limit = retransmitLimit(this.#config.retransmitMult, this.#probeable + 1)
     const max = this.#config.maxPiggyback
-    if (target?.state === 'suspect') {
+    if (target?.state === 'suspect' || target?.state === 'dead') {
       return [updateOf(target), ...this.#queue.take(max - 1, limit, target.id)]
     }
     return this.#queue.take(max, limit)

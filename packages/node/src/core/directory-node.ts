@@ -46,10 +46,20 @@ export type DirectoryRequest =
     }
   | { readonly type: 'lookup'; readonly key: string }
 
+/**
+ * A registration refused for now: this directory sees the registrant dead. A peer the mesh
+ * declared dead may have had its schedulers claimed elsewhere, and a claim here would not
+ * count its entry (it names a dead peer); it registers again once its refutation has spread.
+ */
+export interface RegistrationRefused {
+  readonly accepted: false
+  readonly refused: string
+}
+
 /** What the answer of each request is. */
 export interface DirectoryAnswers {
   readonly claim: ClaimOutcome
-  readonly register: RegisterOutcome
+  readonly register: RegisterOutcome | RegistrationRefused
   readonly release: boolean
   readonly commit: CommitOutcome
   readonly lookup: DirectoryEntry | undefined
@@ -142,6 +152,11 @@ export class DirectoryNode {
       case 'claim':
         return this.#table.claim(request.key, request.from, request.newGuid, isAlive)
       case 'register': {
+        if (!isAlive(request.entry.peerId))
+          return {
+            accepted: false,
+            refused: `${request.entry.peerId} is not alive in the view of ${this.selfId}`,
+          }
         this.#former.delete(request.entry.key)
         const outcome = this.#table.register(request.entry, isAlive)
         if (outcome.accepted && outcome.displaced) {

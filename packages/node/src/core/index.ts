@@ -9,6 +9,7 @@
  * - `invocation-id.ts`: ids that name their scheduler, so they stay valid wherever it goes.
  * - `invocation-ledger.ts`: a scheduler's idempotency keys and results, which travel with it.
  * - `location-cache.ts`: where responsibles were last found, expiring and bounded.
+ * - `pause-detector.ts`: notices that this peer was paused long enough to have been declared dead.
  * - `route.ts`: one invocation's route (serve here, forward, become, back off, give up).
  * - `environment.ts`: the clock, timers, ids and rng the shells take as components.
  * - `virtual-time.ts`: a virtual clock and timers for tests and the simulator.
@@ -19,6 +20,7 @@ export * from './environment.js'
 export * from './invocation-id.js'
 export * from './invocation-ledger.js'
 export * from './location-cache.js'
+export * from './pause-detector.js'
 export * from './rendezvous.js'
 export * from './route.js'
 export * from './virtual-time.js'

@@ -73,6 +73,15 @@ export interface DirectoryMembers {
 /** How long a claim waits for the key's previous directory to say what it knew. */
 const CONSULT_TIMEOUT_MS = 500
 
+/**
+ * After a pause: how long a scheduler's confirmation keeps asking (a directory that still sees
+ * this peer dead refuses until its refutation arrives), and how often. Past it, no directory
+ * answered: the peer is cut off, and acts alone as each side of a partition does.
+ */
+const CONFIRM_FOR_MS = 5_000
+const CONFIRM_RETRY_MS = 250
+const CONFIRM_TIMEOUT_MS = 1_000
+
 export interface DirectoryServiceInit {
   channels: Pick<PeerChannels, 'handle' | 'unhandle' | 'request' | 'send'>
   members: DirectoryMembers
@@ -273,6 +282,53 @@ export class DirectoryService {
     )
   }
 
+  /**
+   * After this peer was paused (`PauseFence`): asks, for every scheduler it hosts, whether the
+   * scheduler is still its own — of the key's directory, or, when that is this peer itself
+   * (its table may be stale), of the peer the others used while this one looked dead. A
+   * scheduler taken over meanwhile merges into the winner (`onLost`). Resolves when each was
+   * answered or `CONFIRM_FOR_MS` passed.
+   */
+  async confirmHosted(sleep: (ms: number) => Promise<void>, now: () => number): Promise<void> {
+    const self = this.#init.members.selfId
+    const until = now() + CONFIRM_FOR_MS
+    await Promise.all(
+      this.#init.hosted().map(async (h) => {
+        const entry: DirectoryEntry = { key: h.key, guid: h.guid, epoch: h.epoch, peerId: self }
+        for (;;) {
+          try {
+            let directory = this.#directoryFor(h.key)
+            if (directory === self) {
+              const here = this.#registerHere(entry)
+              if (!here.accepted) return this.#init.onLost(h.key, here.entry)
+              directory = this.#node.directoryFor(h.key, self) ?? self
+              if (directory === self) return // alone in its view: nobody else could take it
+            }
+            const outcome = parseMessage(
+              DIRECTORY_MESSAGES.registerOutcome,
+              await this.#init.channels.request(
+                directory,
+                DIRECTORY_METHODS.register,
+                entry,
+                CONFIRM_TIMEOUT_MS,
+              ),
+              `${DIRECTORY_METHODS.register} answer`,
+            )
+            if (!outcome.accepted) this.#init.onLost(h.key, outcome.entry)
+            return
+          } catch (err) {
+            if (now() >= until) {
+              this.#log.warn({ err, key: h.key }, 'no directory confirmed it after a pause')
+              return
+            }
+            this.#log.debug({ err, key: h.key }, 'confirming after a pause: asking again')
+            await sleep(CONFIRM_RETRY_MS)
+          }
+        }
+      }),
+    )
+  }
+
   #directoryFor(key: string, leaving?: string): string {
     const directory = this.#node.directoryFor(key, leaving)
     if (directory === undefined) throw new ChorusError('internal', 'no live members, not even self')
@@ -308,8 +364,10 @@ export class DirectoryService {
     )
   }
 
+  /** Registers `entry` here; refused (`not-responsible`) while its peer looks dead from here. */
   #registerHere(entry: DirectoryEntry): RegisterOutcome {
     const { answer, effects } = this.#node.handle({ type: 'register', entry })
+    if ('refused' in answer) throw new ChorusError('not-responsible', answer.refused)
     for (const { to, winner } of effects) {
       if (to === this.#init.members.selfId) this.#init.onLost(winner.key, winner)
       else this.#init.channels.send(to, DIRECTORY_METHODS.lost, winner)

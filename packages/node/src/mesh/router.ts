@@ -136,6 +136,11 @@ export interface RouterComponents {
   readonly metrics: Pick<PeerMetrics, 'invocations' | 'latency' | 'forwards' | 'forwardLatency'>
   /** Holds what this peer still owes (a leaving peer waits for it). */
   readonly work: { track(work: PromiseLike<unknown>): void }
+  /**
+   * After this peer was paused, settles once its schedulers were confirmed with their
+   * directories (`PauseFence`); undefined when serving may go ahead now.
+   */
+  readonly fence?: { ready(): Promise<void> | undefined }
   /** Milliseconds on a monotonic clock. */
   readonly now: () => number
   /** Waits between routing attempts. */
@@ -167,9 +172,12 @@ export class Router {
   }
 
   readonly #handlers: Readonly<Record<string, (body: unknown) => unknown>> = {
-    [ROUTER_METHODS.invoke]: (raw) => {
+    [ROUTER_METHODS.invoke]: async (raw) => {
       const body = parseForwarded(raw, ROUTER_METHODS.invoke)
       const { host, selfId, catchUp } = this.#c
+      // What reached a paused peer waits until its schedulers are confirmed still its own.
+      const fenced = this.#c.fence?.ready()
+      if (fenced !== undefined) await fenced
       const key = schedulerKey(body.owner, body.provider)
       const hosted = host.entry(key)
       if (!hosted)
@@ -290,6 +298,8 @@ export class Router {
     const { host, directory, channels, metrics, selfId, sleep, now, membership } = this.#c
     // A joiner routes once it has the mesh's view: with a partial one it picks wrong directories.
     if (membership.ready === false) await membership.whenReady?.(READY_WAIT_MS)
+    const fenced = this.#c.fence?.ready()
+    if (fenced !== undefined) await fenced
     const key = schedulerKey(body.owner, body.provider)
     const route = new Route(key, selfId, this.#locations, { attempts: this.#opts.attempts })
     const facts = () => ({ hostsKey: host.has(key) })

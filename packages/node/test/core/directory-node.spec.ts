@@ -30,6 +30,26 @@ describe('DirectoryNode', () => {
     expect(effects).toEqual([{ type: 'tell-lost', to: 'p2', winner }])
   })
 
+  it('refuses, for now, the registration of a peer it sees dead: its key may have been claimed', () => {
+    const node = new DirectoryNode('p1', view(PEERS, ['p2']))
+    const key = Array.from({ length: 100 }, (_, i) => `o${i}/mesh`).find(
+      (k) => rendezvousRanking(k, PEERS)[0] === 'p1',
+    ) as string
+    const entry = { key, guid: 'g-old', peerId: 'p2', epoch: 1 }
+    const refused = node.handle({ type: 'register', entry })
+    expect(refused.answer).toMatchObject({ accepted: false })
+    expect('refused' in refused.answer && refused.answer.refused).toMatch(/p2 is not alive/)
+    expect(node.entries()).toEqual([])
+    // Claimed meanwhile; once p2's refutation arrives it registers again and loses to epoch 2.
+    node.handle({ type: 'claim', key, from: 'p3', newGuid: 'g-new' })
+    node.handle({ type: 'commit', key, guid: 'g-new', epoch: 1, peerId: 'p3' })
+    node.membersChanged(view(PEERS))
+    expect(node.handle({ type: 'register', entry }).answer).toMatchObject({
+      accepted: false,
+      entry: { guid: 'g-new', peerId: 'p3', epoch: 2 },
+    })
+  })
+
   it('counts a leaving peer out, and forgets the keys it is no longer the directory for', () => {
     const keys = Array.from({ length: 200 }, (_, i) => `owner-${i}/mesh`)
     const node = new DirectoryNode('p1', view(PEERS))
