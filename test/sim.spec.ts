@@ -3,12 +3,20 @@
  * clock, several seeds per scenario, every invariant checked as they act. And the proof the
  * checks bite: a planted bug (a router that ignores epochs) is caught, with a replay line.
  */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { loadDelays } from './sim/membership-model.js'
 import { runSimulation, type SimReport } from './sim/run.js'
 import { setUpScenario, type ScenarioName } from './sim/scenarios.js'
-import type { Plant } from './sim/world.js'
+import type { Plant, SimOptions } from './sim/world.js'
 
-function simulate(scenario: ScenarioName, seed: number, plant?: Plant): SimReport {
+function simulate(
+  scenario: ScenarioName,
+  seed: number,
+  plant?: Plant,
+  more: Partial<SimOptions> = {},
+): SimReport {
   return runSimulation(
     {
       peers: 60,
@@ -20,6 +28,7 @@ function simulate(scenario: ScenarioName, seed: number, plant?: Plant): SimRepor
       serviceMeanMs: 20,
       retryShare: 0.05,
       plant,
+      ...more,
     },
     scenario,
     setUpScenario,
@@ -76,5 +85,41 @@ describe('the simulator', () => {
     const violations = caught.flatMap((r) => r.violations.map((v) => v.invariant))
     expect(violations.length, 'no seed of five caught it').toBeGreaterThan(0)
     expect(violations.filter((v) => v === 'result-once' || v === 'idempotent')).toEqual(violations)
+  }, 60_000)
+
+  it('models membership past the real core: the same mesh decides alike with either', () => {
+    for (const scenario of ['steady', 'crash', 'churn'] as const) {
+      const more = { peers: 150, ratePerSec: 300, owners: 150 }
+      const real = simulate(scenario, 3, undefined, more)
+      const modelled = simulate(scenario, 3, undefined, { ...more, membershipDelays: loadDelays() })
+      expect(modelled.violations, modelled.replay).toEqual([])
+      expect(modelled.membership).toMatch(/^modelled, with delays the real core showed at/)
+      expect(modelled.replay).toContain('--membership model')
+      // Same clients, same routing: within a few per cent of each other.
+      expect(Math.abs(modelled.invocations - real.invocations)).toBeLessThan(
+        real.invocations * 0.05,
+      )
+      expect(Math.abs(modelled.hops.mean - real.hops.mean)).toBeLessThan(0.15)
+    }
+  }, 120_000)
+
+  it('refuses to model what only the real core reacts to, and to run it past its size', async () => {
+    const run = promisify(execFile)
+    const sim = async (args: string[]) => {
+      const cli = ['--conditions=chorus-source', '--import', 'tsx', 'test/sim/cli.ts', ...args]
+      try {
+        await run(process.execPath, cli)
+        return { code: 0, stderr: '' }
+      } catch (err) {
+        const { code, stderr } = err as { code: number; stderr: string }
+        return { code, stderr }
+      }
+    }
+    const stall = await sim(['--peers', '100', '--scenario', 'stall', '--membership', 'model'])
+    expect(stall.code).toBe(2)
+    expect(stall.stderr).toMatch(/stall needs the real membership core/)
+    const big = await sim(['--peers', '3000', '--membership', 'real'])
+    expect(big.code).toBe(2)
+    expect(big.stderr).toMatch(/runs up to 2000 peers/)
   }, 60_000)
 })

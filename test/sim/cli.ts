@@ -9,15 +9,36 @@ import { parseArgs } from 'node:util'
 import { SCENARIOS, setUpScenario, type ScenarioName } from './scenarios.js'
 import { runSimulation, type SimReport } from './run.js'
 import { PLANTS, type Plant } from './world.js'
+import { REAL_MEMBERSHIP_MAX, loadDelays } from './membership-model.js'
+
+const MAX_PEERS = 20_000
+/** Scenarios whose faults only the real core reacts to (a pause, a cut): no model for them. */
+const REAL_ONLY = ['stall', 'partition-heal']
 
 const USAGE = `usage: npm run sim -- --peers N --seed S --scenario NAME [--seconds T] [--json] [--plant BUG]
-  --peers N       simulated peers (2 to ${2_000}); default 100
+  --peers N       simulated peers (2 to ${MAX_PEERS}); default 100
+  --membership M  real (the SWIM core in every peer, up to ${REAL_MEMBERSHIP_MAX} peers) or model
+                  (views from the delays the real core showed; steady, mass-join, crash and
+                  churn only); default real up to ${REAL_MEMBERSHIP_MAX} peers, model above
+  --record-delays write the delays this run's real cores showed into membership-delays.json
   --seed S        the seed: the same arguments replay the same run; default 1
   --scenario NAME ${SCENARIOS.join(' | ')}; default steady
   --seconds T     simulated seconds; default 60
   --rate R        client requests per simulated second, mesh-wide; default 2 per peer
   --json          print the report as JSON instead of the table
   --plant BUG     run with a planted bug, to see it caught: ${PLANTS.join(' | ')}`
+
+/**
+ * Each owner's limit: 10, or more where the hottest owner's Zipf share of the requests would
+ * keep more than 2/3 of its limit busy (20 ms each) — at 10,000 peers it gets 2,500 a second,
+ * which no limit of 10 serves, and a queue that only grows tests nothing.
+ */
+export function ownerLimitFor(owners: number, ratePerSec: number): number {
+  let harmonic = 0
+  for (let i = 1; i <= owners; i++) harmonic += 1 / i ** 1.1
+  const hottestPerSec = ratePerSec / harmonic
+  return Math.max(10, Math.ceil((1.5 * hottestPerSec * 20) / 1000))
+}
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n${USAGE}\n`)
@@ -50,6 +71,8 @@ function main(): void {
         rate: { type: 'string' },
         json: { type: 'boolean' },
         plant: { type: 'string' },
+        membership: { type: 'string' },
+        'record-delays': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -61,19 +84,41 @@ function main(): void {
     process.stdout.write(`${USAGE}\n`)
     return
   }
-  const peers = integer(values.peers, 'peers', 2, 2_000, 100)
+  const peers = integer(values.peers, 'peers', 2, MAX_PEERS, 100)
   const scenario = (values.scenario ?? 'steady') as ScenarioName
   if (!SCENARIOS.includes(scenario)) fail(`unknown scenario ${scenario}`)
   const plant = values.plant as Plant | undefined
   if (plant !== undefined && !PLANTS.includes(plant)) fail(`unknown planted bug ${plant}`)
+  const membership = values.membership ?? (peers > REAL_MEMBERSHIP_MAX ? 'model' : 'real')
+  if (membership !== 'real' && membership !== 'model')
+    fail(`--membership is real or model, not ${membership}`)
+  if (membership === 'real' && peers > REAL_MEMBERSHIP_MAX)
+    fail(
+      `the real membership core runs up to ${REAL_MEMBERSHIP_MAX} peers here (N² member records); above, --membership model`,
+    )
+  if (membership === 'model' && REAL_ONLY.includes(scenario))
+    fail(
+      `${scenario} needs the real membership core (the model has no suspicion): --membership real, at most ${REAL_MEMBERSHIP_MAX} peers`,
+    )
+  if (membership === 'model' && values['record-delays'] === true)
+    fail('--record-delays records what the real core shows: not with --membership model')
+  const seed = integer(values.seed, 'seed', 0, 2 ** 32 - 1, 1)
+  const seconds = integer(values.seconds, 'seconds', 5, 3_600, 60)
+  const ratePerSec = integer(values.rate, 'rate', 0, 1_000_000, 2 * peers)
+  const owners = Math.max(50, peers)
   const report = runSimulation(
     {
       peers,
-      seed: integer(values.seed, 'seed', 0, 2 ** 32 - 1, 1),
-      seconds: integer(values.seconds, 'seconds', 5, 3_600, 60),
-      ratePerSec: integer(values.rate, 'rate', 0, 1_000_000, 2 * peers),
-      owners: Math.max(50, peers),
-      ownerLimit: 10,
+      seed,
+      seconds,
+      ratePerSec,
+      membershipDelays: membership === 'model' ? loadDelays() : undefined,
+      recordDelays:
+        values['record-delays'] === true
+          ? `npm run sim -- --peers ${peers} --seed ${seed} --scenario ${scenario} --seconds ${seconds} --rate ${ratePerSec} --record-delays`
+          : undefined,
+      owners,
+      ownerLimit: ownerLimitFor(owners, ratePerSec),
       serviceMeanMs: 20,
       retryShare: 0.05,
       plant,

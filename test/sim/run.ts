@@ -3,7 +3,16 @@
  * clock runs to the last simulated second, the mesh is given 5 more to go quiet, and every
  * accepted invocation is checked for its result.
  */
+import { writeFileSync } from 'node:fs'
 import { percentile, SimWorld, type SimOptions } from './world.js'
+import {
+  DELAYS_FILE,
+  REAL_MEMBERSHIP_MAX,
+  loadDelays,
+  quantiles,
+  type ChangeKind,
+  type MembershipDelays,
+} from './membership-model.js'
 import type { ScenarioLog, ScenarioName } from './scenarios.js'
 
 export interface SimReport {
@@ -50,6 +59,7 @@ export function runSimulation(
   const log = setUp(world, scenario)
   const end = options.seconds * 1000
   world.time.advanceTo(end + QUIET_MS)
+  if (options.recordDelays !== undefined) recordDelays(world, options.recordDelays)
   world.checker.finish((peer) => world.network.isCrashed(peer) && !world.peer(peer)?.leaving)
   const hops = [...world.hops].sort((a, b) => a - b)
   // Time to a full view: from the last sample where some peer missed someone, after the joins.
@@ -64,7 +74,11 @@ export function runSimulation(
   const rssMiB = Math.round(process.resourceUsage().maxRSS / 1024)
   const violations = world.checker.violations
   const plant = options.plant === undefined ? '' : ` --plant ${options.plant}`
-  const replay = `npm run sim -- --peers ${options.peers} --seed ${options.seed} --scenario ${scenario} --seconds ${options.seconds} --rate ${options.ratePerSec}${plant}`
+  const modelled =
+    options.membershipDelays !== undefined && options.peers <= REAL_MEMBERSHIP_MAX
+      ? ' --membership model'
+      : ''
+  const replay = `npm run sim -- --peers ${options.peers} --seed ${options.seed} --scenario ${scenario} --seconds ${options.seconds} --rate ${options.ratePerSec}${plant}${modelled}`
   const ok = violations.length === 0
   return {
     peers: options.peers,
@@ -83,7 +97,7 @@ export function runSimulation(
     },
     fullViewAfterS: fullViewAt > end ? null : Math.max(0, fullViewAt - log.lastJoinAt) / 1000,
     loadView: { p99AgeMs: percentile(ages, 0.99), medianShare: percentile(shares, 0.5) },
-    membership: 'real SWIM core per peer (full membership)',
+    membership: world.model?.source ?? 'real SWIM core per peer (full membership)',
     checks: world.checker.checks,
     violations,
     wallS,
@@ -92,4 +106,35 @@ export function runSimulation(
     replay,
     line: `sim: peers=${options.peers} seed=${options.seed} scenario=${scenario} invariants=${ok ? 'ok' : 'VIOLATED'} wall=${wallS.toFixed(1)}s rss=${rssMiB}MiB`,
   }
+}
+
+/**
+ * Writes the delays this run's real cores showed (`--record-delays`) into the model's file,
+ * kind by kind: those this run saw replace the file's, the others stay. `command` replays it.
+ */
+function recordDelays(world: SimWorld, command: string): void {
+  let old: MembershipDelays | undefined
+  try {
+    old = loadDelays()
+  } catch {
+    old = undefined
+  }
+  const delays: Record<ChangeKind, readonly number[]> = {
+    join: old?.delays.join ?? [],
+    dead: old?.delays.dead ?? [],
+    left: old?.delays.left ?? [],
+  }
+  const recordedWith: Record<ChangeKind, string> = {
+    join: old?.recordedWith.join ?? '',
+    dead: old?.recordedWith.dead ?? '',
+    left: old?.recordedWith.left ?? '',
+  }
+  for (const kind of ['join', 'dead', 'left'] as const) {
+    const seen = world.seenAfter[kind]
+    if (seen.length === 0) continue
+    delays[kind] = quantiles(seen)
+    recordedWith[kind] = command
+  }
+  const file: MembershipDelays = { recordedWith, delays }
+  writeFileSync(DELAYS_FILE, `${JSON.stringify(file, null, 2)}\n`)
 }

@@ -8,6 +8,8 @@
 import {
   LoadView,
   Membership,
+  normalizeLoadSummary,
+  publishIntervals,
   VivaldiClient,
   type LoadSummary,
   type MemberUpdate,
@@ -43,7 +45,7 @@ const FORWARD_TIMEOUT_MS = 2_000
 const ROUTE_ATTEMPTS = 8
 const RECENT_KEPT = 24
 /** The heartbeat that lets a peer notice it was paused (as the peer's shell beats). */
-const HEARTBEAT_MS = 100
+const HEARTBEAT_MS = 250
 const REREGISTER_RETRY_MS = 300
 /** As the directory service does: everything hosted is registered again this often. */
 const REREGISTER_EVERY_MS = 5_000
@@ -129,10 +131,24 @@ interface Hosted {
 /** Rough wire sizes, bytes (JSON of the real messages). */
 const SIZE = { frame: 60, update: 90, summaryBase: 260, scheduler: 190, rpc: 180 } as const
 
+/**
+ * SWIM bytes a peer receives per second in a steady mesh of `n`, where membership is modelled:
+ * a ping and an ack every 200 ms probe interval, and per push-pull round (5 s, scaled up past
+ * 32 members as the core scales it) the reply to its own sync and one sync from another member,
+ * each the whole table.
+ */
+export function modelledSwimBytesPerSec(n: number): number {
+  const probes = (2 * SIZE.frame) / 0.2
+  const scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1
+  const syncs = (2 * (SIZE.frame + SIZE.update * n)) / (5 * scale)
+  return probes + syncs
+}
+
 export class SimPeer {
   readonly id: string
   readonly #world: SimWorld
-  readonly membership: Membership
+  /** The real SWIM core; undefined where the world models membership (`membership-model.ts`). */
+  readonly membership: Membership | undefined
   readonly load: LoadView
   readonly #vivaldi: VivaldiClient
   readonly #publisher: LoadPublisher
@@ -157,7 +173,10 @@ export class SimPeer {
     this.id = id
     this.#world = world
     const rng = seededRng(Math.floor(world.rng.next() * 2 ** 32))
-    this.membership = new Membership({ id, addrs: [], syncIntervalMs: 5_000 }, { rng })
+    this.membership =
+      world.model === undefined
+        ? new Membership({ id, addrs: [], syncIntervalMs: 5_000 }, { rng })
+        : undefined
     this.load = new LoadView()
     this.#vivaldi = new VivaldiClient({ rng })
     this.directory = new DirectoryNode(id, this.#membersView())
@@ -168,8 +187,9 @@ export class SimPeer {
       aliveMembers: () => this.liveIds().length,
       coordinate: () => this.#vivaldi.coordinate,
       publish: (summary) => {
+        // One frozen copy for every receiver, as each view would hold it (see normalizeLoadSummary).
         this.#broadcast(
-          { t: 'load', summary },
+          { t: 'load', summary: normalizeLoadSummary(summary) },
           SIZE.summaryBase + SIZE.scheduler * summary.schedulers.length,
         )
         return Promise.resolve()
@@ -186,6 +206,14 @@ export class SimPeer {
     this.#heartbeat()
     this.#reregisterEvery(this.#world.rng.next() * REREGISTER_EVERY_MS)
     this.#publisher.start()
+    const model = this.#world.model
+    if (model !== undefined) {
+      // It sees the mesh once its push-pull with the bootstrap came back.
+      const [seed] = bootstrap
+      const syncMs = seed === undefined ? 0 : 2 * this.#world.network.latency(this.id, seed) + 1
+      model.joined(this, bootstrap, syncMs, () => this.#becameReady())
+      return
+    }
     this.#handleMembership({ type: 'peer-discovered', id: this.id, addrs: [] })
     for (const other of bootstrap) {
       if (other !== this.id)
@@ -200,7 +228,10 @@ export class SimPeer {
   startFormed(members: readonly { readonly id: string; readonly incarnation: number }[]): void {
     this.#heartbeat()
     this.#reregisterEvery(this.#world.rng.next() * REREGISTER_EVERY_MS)
-    this.#publisher.start()
+    // A mesh that has been running: each publisher in its own phase of the budget's interval.
+    const { minMs } = publishIntervals(members.length)
+    this.#after(this.#world.rng.next() * minMs, () => this.#publisher.start())
+    if (this.membership === undefined) return this.viewChanged() // the model knows them all
     this.#handleMembership({ type: 'peer-discovered', id: this.id, addrs: [] })
     const others = members.filter((m) => m.id !== this.id)
     const from = others[0]?.id
@@ -215,8 +246,10 @@ export class SimPeer {
 
   /** Members that count for rendezvous (alive, suspect), this peer included. */
   liveIds(): readonly string[] {
+    const model = this.#world.model
+    if (model !== undefined) return model.liveIds(this.id)
     if (this.#live === undefined) {
-      const ids = this.membership
+      const ids = (this.membership as Membership)
         .members()
         .filter((m) => m.state === 'alive' || m.state === 'suspect')
         .map((m) => m.id)
@@ -228,7 +261,9 @@ export class SimPeer {
 
   isLive(id: string): boolean {
     if (id === this.id) return true
-    const state = this.membership.member(id)?.state
+    const model = this.#world.model
+    if (model !== undefined) return model.isLive(this.id, id)
+    const state = (this.membership as Membership).member(id)?.state
     return state === 'alive' || state === 'suspect'
   }
 
@@ -354,7 +389,26 @@ export class SimPeer {
 
   // ------------------------------------------------------------------ membership
 
+  /** Alive in this peer's view, itself included: what `full view` counts. */
+  aliveCount(): number {
+    return this.membership === undefined ? this.liveIds().length : this.membership.aliveCount()
+  }
+
+  /** The model changed this peer's view (the real core's `member` effects do this below). */
+  viewChanged(): void {
+    if (this.stopped) return
+    this.#live = undefined
+    this.#membersChanged()
+  }
+
+  #becameReady(): void {
+    if (this.ready) return
+    this.ready = true
+    for (const go of this.#readyWaiters.splice(0)) go()
+  }
+
   #handleMembership(event: MembershipEvent): void {
+    if (this.membership === undefined) return
     const effects = this.membership.handle(event, this.#world.time.now())
     for (const effect of effects) {
       this.#carryOutMembership(effect)
@@ -370,10 +424,7 @@ export class SimPeer {
       }
     }
     // Ready once the table it got is applied: held requests route with the whole view.
-    if (!this.ready && event.type === 'sync-received' && event.from !== this.id) {
-      this.ready = true
-      for (const go of this.#readyWaiters.splice(0)) go()
-    }
+    if (!this.ready && event.type === 'sync-received' && event.from !== this.id) this.#becameReady()
     this.#membershipTimer?.cancel()
     const deadline = this.membership.nextDeadline()
     if (deadline !== undefined && !this.stopped) {
@@ -419,6 +470,8 @@ export class SimPeer {
           updatesSize(effect.updates.length),
         )
       case 'member':
+        if (effect.kind === 'joined' || effect.kind === 'dead' || effect.kind === 'left')
+          this.#world.seen(this.id, effect.id, effect.kind === 'joined' ? 'join' : effect.kind)
         if (effect.kind === 'suspect') return
         this.#live = undefined
         this.#membersChanged()
@@ -887,6 +940,7 @@ export class SimPeer {
     let outstanding = keys.length
     const finished = () => {
       if (--outstanding > 0) return
+      this.#world.announcedLeave(this.id)
       this.#handleMembership({ type: 'leave' })
       onDone()
     }

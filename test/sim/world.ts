@@ -9,7 +9,8 @@ import { VirtualTime } from '../../packages/node/src/core/virtual-time.js'
 import { seededRng, type SeededRng } from '@chorus/scheduler-core'
 import { InvariantChecker } from './checker.js'
 import { NETWORK_DEFAULTS, SimNetwork } from './network.js'
-import { SimPeer, type SimRequest } from './sim-peer.js'
+import { SimPeer, modelledSwimBytesPerSec, type SimRequest } from './sim-peer.js'
+import { MembershipModel, type ChangeKind, type MembershipDelays } from './membership-model.js'
 
 /**
  * A bug planted on purpose, to show the checks catch it: a router that ignores epochs, or a
@@ -31,6 +32,10 @@ export interface SimOptions {
   /** Share of requests a client retries with the same idempotency key. */
   readonly retryShare: number
   readonly plant?: Plant | undefined
+  /** Model membership from these delays instead of running the real core (`membership-model.ts`). */
+  readonly membershipDelays?: MembershipDelays | undefined
+  /** Record the delays the real cores show into `membership-delays.json`, noting this command. */
+  readonly recordDelays?: string | undefined
 }
 
 export interface Sample {
@@ -57,6 +62,11 @@ export class SimWorld {
   readonly options: SimOptions
   readonly plant: Plant | undefined
   readonly meanHopMs: number
+  readonly model: MembershipModel | undefined
+  /** When each peer started, crashed or left: what the recorded delays are measured from. */
+  readonly #changedAt = new Map<string, { kind: ChangeKind; at: number }>()
+  /** Delays (ms) until a peer's real core showed a change, by kind (`--record-delays`). */
+  readonly seenAfter: Record<ChangeKind, number[]> = { join: [], dead: [], left: [] }
   readonly #peers = new Map<string, SimPeer>()
   #ids: string[] | undefined
   #guids = 0
@@ -82,6 +92,10 @@ export class SimWorld {
     this.rng = seededRng(options.seed)
     this.network = new SimNetwork(this.time, this.rng, NETWORK_DEFAULTS)
     this.meanHopMs = NETWORK_DEFAULTS.spreadMs / 4
+    this.model =
+      options.membershipDelays === undefined
+        ? undefined
+        : new MembershipModel(this.time, options.membershipDelays)
     this.checker = new InvariantChecker(
       () => this.time.now(),
       (peers) => this.recentOf(peers),
@@ -95,6 +109,7 @@ export class SimWorld {
   /** Adds a peer that joins through `bootstrap`. */
   addPeer(bootstrap: readonly string[]): SimPeer {
     const peer = this.#create()
+    this.#changedAt.set(peer.id, { kind: 'join', at: this.time.now() })
     peer.start(bootstrap)
     return peer
   }
@@ -103,7 +118,8 @@ export class SimWorld {
   addFormedMesh(n: number): void {
     const peers: SimPeer[] = []
     for (let i = 0; i < n; i++) peers.push(this.#create())
-    const members = peers.map((p) => ({ id: p.id, incarnation: p.membership.incarnation }))
+    const members = peers.map((p) => ({ id: p.id, incarnation: p.membership?.incarnation ?? 0 }))
+    this.model?.formed(peers)
     for (const p of peers) p.startFormed(members)
   }
 
@@ -170,7 +186,25 @@ export class SimWorld {
     return duplicates
   }
 
+  /** `observer`'s real core showed `member`'s change: how long after it happened. */
+  seen(observer: string, member: string, kind: ChangeKind): void {
+    const change = this.#changedAt.get(member)
+    if (change?.kind !== kind) return
+    // A peer that started after the change learned it with the whole table, not by its spread.
+    const started = this.#changedAt.get(observer)
+    if (started?.kind === 'join' && started.at > change.at) return
+    this.seenAfter[kind].push(this.time.now() - change.at)
+  }
+
+  /** A peer announced its leave (its handovers done). */
+  announcedLeave(id: string): void {
+    this.#changedAt.set(id, { kind: 'left', at: this.time.now() })
+    this.model?.went(id, 'left')
+  }
+
   crash(id: string): void {
+    this.#changedAt.set(id, { kind: 'dead', at: this.time.now() })
+    this.model?.went(id, 'dead')
     this.network.crash(id)
     this.#peers.get(id)?.stop()
     this.#ids = undefined
@@ -240,12 +274,8 @@ export class SimWorld {
 
   /** One client request through a random running peer; retried on failure, sometimes twice on purpose. */
   request(key: string, owner: string, attempt: number, trustworthy = !this.partitioned): void {
-    const entries = this.peerIds().filter((id) => {
-      const p = this.#peers.get(id)
-      return p !== undefined && !p.leaving && !this.network.isStalled(id)
-    })
-    if (entries.length === 0) return
-    const entry = this.#peers.get(this.pick(entries)) as SimPeer
+    const entry = this.#entryPeer()
+    if (entry === undefined) return
     const request: SimRequest = { owner, id: entry.newInvocationId(owner), idempotencyKey: key }
     entry.route(request, (answer) => {
       this.hops.push(answer.hops)
@@ -268,6 +298,24 @@ export class SimWorld {
     })
   }
 
+  /**
+   * A random running peer that is not leaving or stalled: drawn until one is (nearly all are;
+   * filtering 10,000 peers for each request was most of a 10,000-peer run), else filtered.
+   */
+  #entryPeer(): SimPeer | undefined {
+    const usable = (id: string) => {
+      const p = this.#peers.get(id)
+      return p !== undefined && !p.leaving && !this.network.isStalled(id) ? p : undefined
+    }
+    const ids = this.peerIds()
+    for (let i = 0; i < 8 && ids.length > 0; i++) {
+      const p = usable(this.pick(ids))
+      if (p !== undefined) return p
+    }
+    const rest = ids.filter((id) => usable(id) !== undefined)
+    return rest.length === 0 ? undefined : usable(this.pick(rest))
+  }
+
   #owner(): string {
     const u = this.rng.next()
     let lo = 0
@@ -288,8 +336,7 @@ export class SimWorld {
       const ids = this.peerIds()
       const live = ids.length
       let full = 0
-      for (const id of ids)
-        if ((this.#peers.get(id) as SimPeer).membership.aliveCount() >= live) full++
+      for (const id of ids) if ((this.#peers.get(id) as SimPeer).aliveCount() >= live) full++
       const ages: number[] = []
       const shares: number[] = []
       const now = this.time.now()
@@ -314,11 +361,16 @@ export class SimWorld {
   /** Gossip and SWIM bytes each running peer received per simulated second (mean, max). */
   bytesPerPeerPerSec(): { mean: number; max: number } {
     const seconds = Math.max(1, this.time.now() / 1000)
-    const rates = [...this.#peers.keys()].map((id) => this.network.bytesIn(id) / seconds)
-    return {
-      mean: rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length),
-      max: Math.max(0, ...rates),
+    // Where membership is modelled, its SWIM traffic is too (from the core's message rates).
+    const swim = this.model === undefined ? 0 : modelledSwimBytesPerSec(this.peerIds().length)
+    let sum = 0
+    let max = 0
+    for (const id of this.#peers.keys()) {
+      const rate = this.network.bytesIn(id) / seconds + swim
+      sum += rate
+      if (rate > max) max = rate
     }
+    return { mean: sum / Math.max(1, this.#peers.size), max }
   }
 
   /** The last events of `peers`, for a violation's report. */

@@ -60,7 +60,7 @@ export type {
 } from './core/member-update.js'
 export { expectedConfirmations, suspicionTimeout } from './core/suspicion.js'
 export { TransmitQueue, retransmitLimit } from './core/transmit-queue.js'
-export { LOAD_LIMITS, checkLoadSummary } from './core/load-summary.js'
+export { LOAD_LIMITS, checkLoadSummary, normalizeLoadSummary } from './core/load-summary.js'
 export type { LoadSummary, SchedulerLoad } from './core/load-summary.js'
 export { LOAD_VIEW_DEFAULTS, InvalidLoadViewConfigError, LoadView } from './core/load-view.js'
 export type {

@@ -76,6 +76,21 @@ describe('LoadView merge', () => {
     expect(kept).not.toHaveProperty('extra')
     expect((kept.schedulers as object[])[0]).not.toHaveProperty('secret')
   })
+
+  it('holds a copy it made itself as it is: one summary in many views is held once, frozen', () => {
+    const original = summary('a', 1, { schedulers: [sched('g1')] })
+    const first = new LoadView()
+    first.merge(original, 'a', 0)
+    const kept = first.get('a')?.summary as LoadSummary
+    expect(kept).not.toBe(original) // what came in is copied
+    expect(Object.isFrozen(kept) && Object.isFrozen(kept.schedulers[0])).toBe(true)
+    const second = new LoadView()
+    second.merge(kept, 'a', 5)
+    expect(second.get('a')?.summary).toBe(kept) // a copy already made is not copied again
+    expect(() => {
+      ;(kept as { seq: number }).seq = 99
+    }).toThrow(TypeError)
+  })
 })
 
 describe('LoadView expiry', () => {
@@ -93,6 +108,27 @@ describe('LoadView expiry', () => {
     expect(view.expire(15_000)).toEqual(['a'])
     expect(view.size).toBe(0)
     expect(view.nextDeadline()).toBeUndefined()
+  })
+
+  it('keeps replays of expired origins stale, for the most recent maxOrigins of them', () => {
+    const view = new LoadView({ expiryMs: 1_000, maxOrigins: 2 })
+    for (const id of ['a', 'b', 'c']) view.merge(summary(id, 5), id, 0)
+    expect(view.expire(1_000)).toEqual(['a', 'b', 'c'])
+    // b and c are remembered: their old summaries replayed are stale. a was forgotten first.
+    expect(view.merge(summary('b', 5), 'b', 1_500)).toMatchObject({ type: 'stale', newest: 5 })
+    expect(view.merge(summary('c', 4), 'c', 1_500)).toMatchObject({ type: 'stale', newest: 5 })
+    expect(view.merge(summary('a', 5), 'a', 1_500)).toEqual({ type: 'accepted', peerId: 'a' })
+    // A newer one from a remembered origin is taken.
+    expect(view.merge(summary('b', 6), 'b', 1_600)).toEqual({ type: 'accepted', peerId: 'b' })
+  })
+
+  it('never holds a summary as received before one that came earlier (a clock stepping back)', () => {
+    const view = new LoadView({ expiryMs: 10_000 })
+    view.merge(summary('a', 1), 'a', 5_000)
+    view.merge(summary('b', 1), 'b', 3_000) // the caller's clock went back
+    expect(view.get('b')?.receivedAt).toBe(5_000)
+    expect(view.nextDeadline()).toBe(15_000)
+    expect(view.expire(15_000)).toEqual(['a', 'b'])
   })
 
   it('judges the entries it holds by the expiry set later, as the mesh grows', () => {

@@ -122,27 +122,40 @@ export function checkLoadSummary(
   return undefined
 }
 
-/** A copy holding only the summary's fields: garbage riding along is not kept. */
+/**
+ * Copies this module made: they hold only the summary's fields and are frozen, so a view keeps
+ * one as it is — in the simulator, one summary delivered to 10,000 views is held once.
+ */
+const normalized = new WeakSet<LoadSummary>()
+
+/** A frozen copy holding only the summary's fields: garbage riding along is not kept. */
 export function normalizeLoadSummary(s: LoadSummary): LoadSummary {
-  return {
+  if (normalized.has(s)) return s
+  const copy: LoadSummary = Object.freeze({
     peerId: s.peerId,
     seq: s.seq,
-    schedulers: s.schedulers.map((x) => ({
-      guid: x.guid,
-      owner: x.owner,
-      provider: x.provider,
-      capacity: x.capacity,
-      pending: x.pending,
-      inflight: x.inflight,
-      epoch: x.epoch,
-      arrivalRatePerSec: x.arrivalRatePerSec,
-      forwardedRatePerSec: x.forwardedRatePerSec,
-      migrating: x.migrating,
-    })),
+    schedulers: Object.freeze(
+      s.schedulers.map((x) =>
+        Object.freeze({
+          guid: x.guid,
+          owner: x.owner,
+          provider: x.provider,
+          capacity: x.capacity,
+          pending: x.pending,
+          inflight: x.inflight,
+          epoch: x.epoch,
+          arrivalRatePerSec: x.arrivalRatePerSec,
+          forwardedRatePerSec: x.forwardedRatePerSec,
+          migrating: x.migrating,
+        }),
+      ),
+    ),
     workerCapacityMb: s.workerCapacityMb,
     freeMemoryMb: s.freeMemoryMb,
     warmFunctions: s.warmFunctions,
     coordinate: normalizeCoordinate(s.coordinate),
     sentAt: s.sentAt,
-  }
+  })
+  normalized.add(copy)
+  return copy
 }

@@ -1,13 +1,12 @@
 /**
  * Each peer's local view of the others' load: the newest summary per origin, forgotten after
- * `expiryMs` without news, and an index of who hosts which scheduler as gossip tells it. Pure:
+ * `expiryMs` without news, and who hosts which scheduler as gossip tells it. Pure:
  * the time is an argument, nothing is read or sent.
  *
  * The expiry follows the mesh: peers publish less often as it grows (`publishIntervals`), so
  * the shell sets `expiryMs` to `suggestedExpiryMs(alive)` as membership changes, and every
  * entry, old or new, is judged by the current expiry: none expires before its successor is due.
  */
-import { IndexedHeap } from '@chorus/scheduler-core'
 import {
   checkLoadSummary,
   normalizeLoadSummary,
@@ -68,10 +67,6 @@ export interface HandledLoadSummary {
 
 const RECENT_KEPT = 256
 
-function pairKey(owner: string, provider: string): string {
-  return JSON.stringify([owner, provider])
-}
-
 export class InvalidLoadViewConfigError extends Error {
   static readonly code = 'ERR_INVALID_LOAD_VIEW_CONFIG'
   readonly code = InvalidLoadViewConfigError.code
@@ -85,15 +80,18 @@ export class LoadView {
   #expiryMs: number
   readonly #dimensionality: number
   readonly #maxOrigins: number
+  /**
+   * Oldest first: a summary is re-inserted when it arrives and arrival times never go back
+   * (`#latest`), so with one expiry for all the first entry is always the next to expire —
+   * no heap to keep (at 10,000 views of 1,000 entries each, the simulator felt its memory).
+   */
   readonly #entries = new Map<string, LoadEntry>()
-  /** Highest seq seen per origin, kept after the entry expires so replays stay stale. */
+  #latest = Number.NEGATIVE_INFINITY
+  /**
+   * Highest seq seen of origins whose entry expired or was removed, so replays stay stale (the
+   * `maxOrigins` most recent); a held entry's own summary says it for the others.
+   */
   readonly #highWater = new Map<string, number>()
-  /** (owner, provider) → peers claiming a scheduler for it. */
-  readonly #byPair = new Map<string, Set<string>>()
-  /** guid → peers claiming it. */
-  readonly #byGuid = new Map<string, Set<string>>()
-  /** Oldest first: with one expiry for all, the oldest entry is the next to expire. */
-  readonly #byAge = new IndexedHeap<LoadEntry>((a, b) => a.receivedAt < b.receivedAt)
   readonly #recent: HandledLoadSummary[] = []
 
   constructor(config: LoadViewConfig = {}) {
@@ -157,7 +155,7 @@ export class LoadView {
   expire(now: number): string[] {
     const gone: string[] = []
     for (;;) {
-      const next = this.#byAge.peek()
+      const next = this.#oldest()
       if (!next || !this.#expired(next, now)) return gone
       this.#drop(next.summary.peerId)
       gone.push(next.summary.peerId)
@@ -166,7 +164,7 @@ export class LoadView {
 
   /** When the next summary expires, if any: call `expire(t)` then. */
   nextDeadline(): number | undefined {
-    const oldest = this.#byAge.peek()
+    const oldest = this.#oldest()
     return oldest === undefined ? undefined : oldest.receivedAt + this.#expiryMs
   }
 
@@ -201,40 +199,41 @@ export class LoadView {
    * first, then by peer id.
    */
   responsibles(owner: string, provider: string): SchedulerClaim[] {
-    const peers = this.#byPair.get(pairKey(owner, provider))
-    if (!peers) return []
-    const claims: SchedulerClaim[] = []
-    for (const peerId of peers) {
-      const entry = this.#entries.get(peerId) as LoadEntry
-      for (const s of entry.summary.schedulers) {
-        if (s.owner === owner && s.provider === provider) {
-          claims.push({ ...s, peerId, receivedAt: entry.receivedAt })
-        }
-      }
-    }
-    return claims.sort(byEpochThenPeer)
+    return this.#claims((s) => s.owner === owner && s.provider === provider)
   }
 
   /** The peers claiming scheduler `guid`, highest epoch first. */
   claimsOf(guid: string): SchedulerClaim[] {
-    const peers = this.#byGuid.get(guid)
-    if (!peers) return []
-    const claims: SchedulerClaim[] = []
-    for (const peerId of peers) {
-      const entry = this.#entries.get(peerId) as LoadEntry
-      const s = entry.summary.schedulers.find((x) => x.guid === guid)
-      if (s) claims.push({ ...s, peerId, receivedAt: entry.receivedAt })
-    }
-    return claims.sort(byEpochThenPeer)
+    return this.#claims((s) => s.guid === guid)
   }
 
   /** Schedulers that more than one peer claims (e.g. after a partition healed), by guid. */
   duplicates(): { guid: string; claims: SchedulerClaim[] }[] {
-    const out: { guid: string; claims: SchedulerClaim[] }[] = []
-    for (const [guid, peers] of this.#byGuid) {
-      if (peers.size > 1) out.push({ guid, claims: this.claimsOf(guid) })
+    const byGuid = new Map<string, SchedulerClaim[]>()
+    for (const claim of this.#claims(() => true)) {
+      const claims = byGuid.get(claim.guid)
+      if (claims === undefined) byGuid.set(claim.guid, [claim])
+      else claims.push(claim)
     }
-    return out.sort((a, b) => (a.guid < b.guid ? -1 : a.guid > b.guid ? 1 : 0))
+    return [...byGuid]
+      .filter(([, claims]) => claims.length > 1)
+      .map(([guid, claims]) => ({ guid, claims }))
+      .sort((a, b) => (a.guid < b.guid ? -1 : a.guid > b.guid ? 1 : 0))
+  }
+
+  /**
+   * The claims of the held summaries that `wanted` picks, highest epoch first. Found by a scan,
+   * not kept in an index: these are asked for rarely, and an index per view cost every merge
+   * (and, at 10,000 peers, most of the simulator's memory).
+   */
+  #claims(wanted: (s: SchedulerLoad) => boolean): SchedulerClaim[] {
+    const claims: SchedulerClaim[] = []
+    for (const [peerId, entry] of this.#entries) {
+      for (const s of entry.summary.schedulers) {
+        if (wanted(s)) claims.push({ ...s, peerId, receivedAt: entry.receivedAt })
+      }
+    }
+    return claims.sort(byEpochThenPeer)
   }
 
   /** The last merges handled (at most 256), oldest first. */
@@ -256,43 +255,36 @@ export class LoadView {
         message: `a summary of ${s.peerId} cannot come from ${from}`,
       }
     }
-    const newest = this.#highWater.get(s.peerId)
+    const previous = this.#entries.get(s.peerId)
+    const newest = previous?.summary.seq ?? this.#highWater.get(s.peerId)
     if (newest !== undefined && s.seq <= newest) {
       return { type: 'stale', peerId: s.peerId, seq: s.seq, newest }
     }
-    const previous = this.#entries.get(s.peerId)
-    if (previous) this.#drop(s.peerId)
-    const entry: LoadEntry = { summary: normalizeLoadSummary(s), receivedAt: now }
+    // Re-inserted, so the entries stay oldest first.
+    if (previous) this.#entries.delete(s.peerId)
+    else this.#highWater.delete(s.peerId)
+    this.#latest = Math.max(this.#latest, now)
+    const entry: LoadEntry = { summary: normalizeLoadSummary(s), receivedAt: this.#latest }
     this.#entries.set(s.peerId, entry)
-    this.#byAge.push(entry)
-    for (const x of entry.summary.schedulers) {
-      addTo(this.#byPair, pairKey(x.owner, x.provider), s.peerId)
-      addTo(this.#byGuid, x.guid, s.peerId)
-    }
-    this.#highWater.delete(s.peerId)
-    this.#highWater.set(s.peerId, s.seq)
-    if (this.#highWater.size > this.#maxOrigins) {
-      for (const origin of this.#highWater.keys()) {
-        if (!this.#entries.has(origin)) {
-          this.#highWater.delete(origin)
-          break
-        }
-      }
-    }
     return previous
       ? { type: 'accepted', peerId: s.peerId, previousSeq: previous.summary.seq }
       : { type: 'accepted', peerId: s.peerId }
   }
 
+  /** Forgets an origin's entry, remembering its seq against replays. */
   #drop(peerId: string): void {
     const entry = this.#entries.get(peerId)
     if (!entry) return
     this.#entries.delete(peerId)
-    this.#byAge.remove(entry)
-    for (const x of entry.summary.schedulers) {
-      removeFrom(this.#byPair, pairKey(x.owner, x.provider), peerId)
-      removeFrom(this.#byGuid, x.guid, peerId)
+    this.#highWater.set(peerId, entry.summary.seq)
+    if (this.#highWater.size > this.#maxOrigins) {
+      this.#highWater.delete(this.#highWater.keys().next().value as string)
     }
+  }
+
+  #oldest(): LoadEntry | undefined {
+    for (const entry of this.#entries.values()) return entry
+    return undefined
   }
 
   #expired(entry: LoadEntry, now: number): boolean {
@@ -314,17 +306,4 @@ function checkExpiry(ms: number): void {
 function byEpochThenPeer(a: SchedulerClaim, b: SchedulerClaim): number {
   if (a.epoch !== b.epoch) return b.epoch - a.epoch
   return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
-}
-
-function addTo(index: Map<string, Set<string>>, key: string, peerId: string): void {
-  let set = index.get(key)
-  if (!set) index.set(key, (set = new Set()))
-  set.add(peerId)
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, peerId: string): void {
-  const set = index.get(key)
-  if (!set) return
-  set.delete(peerId)
-  if (set.size === 0) index.delete(key)
 }

@@ -28,8 +28,30 @@ export function rendezvousRanking(key: string, members: readonly string[]): stri
     .map((r) => r.peer)
 }
 
+/**
+ * Answers already computed per members array: a view is one array until it changes, and a
+ * peer asks for the same keys again and again (each is O(members) to rank). Small views are
+ * ranked afresh: cheaper than remembering. So a members array must not change once asked about
+ * (views here are replaced, never edited in place).
+ */
+const REMEMBER_FROM = 64
+const remembered = new WeakMap<readonly string[], Map<string, string | undefined>>()
+
 /** The directory peer for `key` among `members`, or undefined if there are none. */
 export function directoryPeerFor(key: string, members: readonly string[]): string | undefined {
+  if (members.length < REMEMBER_FROM) return rankFirst(key, members)
+  let answers = remembered.get(members)
+  if (answers === undefined) {
+    answers = new Map()
+    remembered.set(members, answers)
+  }
+  if (answers.has(key)) return answers.get(key)
+  const best = rankFirst(key, members)
+  answers.set(key, best)
+  return best
+}
+
+function rankFirst(key: string, members: readonly string[]): string | undefined {
   let best: string | undefined
   let bestWeight = -1
   for (const peer of members) {

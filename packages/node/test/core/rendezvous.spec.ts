@@ -16,6 +16,19 @@ describe('rendezvous hashing', () => {
     expect(Math.max(...counts.values())).toBeLessThan(2 * (4000 / 20))
   })
 
+  it('answers a large view the same the second time (remembered per view array)', () => {
+    const large = Array.from({ length: 500 }, (_, i) => `peer-${i}`)
+    const shrunk = large.slice(0, 250)
+    for (let k = 0; k < 300; k++) {
+      const key = `owner-${k}/mesh`
+      const first = directoryPeerFor(key, large)
+      expect(first).toBe(rendezvousRanking(key, large)[0])
+      expect(directoryPeerFor(key, large)).toBe(first)
+      // Another view (a new array) is ranked afresh, not answered from the first one's memory.
+      expect(directoryPeerFor(key, shrunk)).toBe(rendezvousRanking(key, shrunk)[0])
+    }
+  })
+
   it('moves only the keys of a member that leaves', () => {
     const without = members.filter((m) => m !== 'peer-7')
     for (let k = 0; k < 2000; k++) {
