@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call } from './support/http.js'
-import { spawnPeer, waitFor, type SpawnedPeer } from './support/mesh.js'
+import { spawnMesh, waitFor, type SpawnedPeer } from './support/mesh.js'
 import { metricValue } from './support/metrics.js'
 
 const OWNER = 'paused'
@@ -34,26 +34,7 @@ describe('a responsible peer paused past its suspicion timeout', () => {
   let stopped: SpawnedPeer | undefined
 
   beforeAll(async () => {
-    const flags = ['--log-level', 'warn']
-    const first = await spawnPeer(flags)
-    peers.push(first)
-    await Promise.all(
-      [1, 2].map(async () =>
-        peers.push(await spawnPeer([...flags, '--join', first.multiaddrs[0] ?? ''])),
-      ),
-    )
-    await waitFor(
-      'three peers to see each other',
-      async () => {
-        for (const p of peers) {
-          const { body } = await call(p, 'GET', '/v1/mesh/peers')
-          const alive = (body.peers as { state: string }[]).filter((m) => m.state === 'alive')
-          if (alive.length < 3) return false
-        }
-        return true
-      },
-      20_000,
-    )
+    await spawnMesh(3, ['--log-level', 'warn'], peers)
   }, 90_000)
 
   afterAll(async () => {

@@ -64,7 +64,7 @@ export type SimAnswer =
 type RpcBody =
   | { readonly m: 'claim'; readonly key: string }
   | { readonly m: 'lookup'; readonly key: string }
-  | { readonly m: 'register'; readonly entry: DirectoryEntry }
+  | { readonly m: 'register'; readonly entry: DirectoryEntry; readonly yielding?: boolean }
   | {
       readonly m: 'commit'
       readonly key: string
@@ -510,7 +510,7 @@ export class SimPeer {
     let directory = this.directory.directoryFor(hosted.key)
     if (answered !== undefined && directory === this.id) {
       // As the service's `confirmHosted`: its own table first, then the others' directory.
-      const { answer } = this.directory.handle({ type: 'register', entry })
+      const { answer } = this.directory.handle({ type: 'register', entry, yielding: true })
       if (!answer.accepted && !('refused' in answer)) {
         this.#lost(answer.entry)
         return answered(false)
@@ -528,7 +528,8 @@ export class SimPeer {
       for (const e of effects) this.#send(e.to, { t: 'lost', winner: e.winner }, SIZE.rpc)
       return 'refused' in answer ? undefined : outcome(answer)
     }
-    this.#rpc(directory, { m: 'register', entry }, CLAIM_TIMEOUT_MS, (reply) => {
+    const body: RpcBody = { m: 'register', entry, yielding: answered !== undefined }
+    this.#rpc(directory, body, CLAIM_TIMEOUT_MS, (reply) => {
       if (reply.ok) return outcome(reply.value)
       if (answered !== undefined)
         this.#after(REREGISTER_RETRY_MS, () => this.#register(hosted, answered))
@@ -585,7 +586,11 @@ export class SimPeer {
         return this.#claimHere(body.key, from, (entry) => reply({ ok: true, value: entry }))
       }
       case 'register': {
-        const { answer, effects } = this.directory.handle({ type: 'register', entry: body.entry })
+        const { answer, effects } = this.directory.handle({
+          type: 'register',
+          entry: body.entry,
+          yielding: body.yielding === true,
+        })
         if ('refused' in answer)
           return reply({ ok: false, error: { code: 'not-responsible', message: answer.refused } })
         for (const e of effects) this.#send(e.to, { t: 'lost', winner: e.winner }, SIZE.rpc)

@@ -219,3 +219,35 @@ async function readBanner(
   }
   throw new Error(`peer exited before printing its banner: ${stderr()}`)
 }
+
+/**
+ * `n` `chorus start` processes, the others joining the first, each pushed into `into` as it
+ * starts (so the caller's cleanup ends them even if this throws); resolves once every one sees
+ * all `n` alive.
+ */
+export async function spawnMesh(
+  n: number,
+  flags: string[],
+  into: SpawnedPeer[],
+  timeoutMs = 20_000,
+): Promise<void> {
+  const first = await spawnPeer(flags)
+  into.push(first)
+  await Promise.all(
+    Array.from({ length: n - 1 }, async () =>
+      into.push(await spawnPeer([...flags, '--join', first.multiaddrs[0] ?? ''])),
+    ),
+  )
+  await waitFor(
+    `${n} peers to see each other`,
+    async () => {
+      for (const p of into) {
+        const res = await fetch(`${p.httpUrl}/v1/mesh/peers`)
+        const { peers } = (await res.json()) as { peers: { state: string }[] }
+        if (peers.filter((m) => m.state === 'alive').length < n) return false
+      }
+      return true
+    },
+    timeoutMs,
+  )
+}

@@ -35,7 +35,15 @@ export type DirectoryRequest =
       readonly from: string
       readonly newGuid: string
     }
-  | { readonly type: 'register'; readonly entry: DirectoryEntry }
+  | {
+      readonly type: 'register'
+      readonly entry: DirectoryEntry
+      /**
+       * After a pause (`PauseFence`): the registrant was away, so any other live scheduler of
+       * the key was made while it was and wins — whatever epochs and GUIDs would say.
+       */
+      readonly yielding?: boolean
+    }
   | { readonly type: 'release'; readonly entry: DirectoryEntry }
   | {
       readonly type: 'commit'
@@ -157,6 +165,14 @@ export class DirectoryNode {
             accepted: false,
             refused: `${request.entry.peerId} is not alive in the view of ${this.selfId}`,
           }
+        const existing = this.#table.lookup(request.entry.key)
+        if (
+          request.yielding === true &&
+          existing !== undefined &&
+          existing.guid !== request.entry.guid &&
+          isAlive(existing.peerId)
+        )
+          return { accepted: false, entry: existing }
         this.#former.delete(request.entry.key)
         const outcome = this.#table.register(request.entry, isAlive)
         if (outcome.accepted && outcome.displaced) {

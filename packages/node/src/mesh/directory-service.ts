@@ -34,8 +34,10 @@ export const directoryEntrySchema = z.object({
 export const DIRECTORY_MESSAGES = {
   /** `dir.claim/1` request; answered with a `DirectoryEntry`. */
   claim: z.object({ key }),
-  /** `dir.register/1`, `dir.release/1` and `dir.lost/1` requests. */
+  /** `dir.release/1` and `dir.lost/1` requests. */
   entry: directoryEntrySchema,
+  /** `dir.register/1` request: `yielding` after a pause (any other live scheduler wins). */
+  register: directoryEntrySchema.extend({ yielding: z.boolean().optional() }),
   /** `dir.commit/1` request: hand the scheduler at (guid, epoch) to `peerId`, at epoch + 1. */
   commit: z.object({
     key,
@@ -139,8 +141,14 @@ export class DirectoryService {
       }
       return this.#claimHere(request.key, from)
     },
-    [DIRECTORY_METHODS.register]: (body) =>
-      this.#registerHere(parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.register)),
+    [DIRECTORY_METHODS.register]: (body) => {
+      const { yielding, ...entry } = parseMessage(
+        DIRECTORY_MESSAGES.register,
+        body,
+        DIRECTORY_METHODS.register,
+      )
+      return this.#registerHere(entry, yielding === true)
+    },
     [DIRECTORY_METHODS.release]: (body) => {
       const entry = parseMessage(DIRECTORY_MESSAGES.entry, body, DIRECTORY_METHODS.release)
       return this.#node.handle({ type: 'release', entry }).answer
@@ -299,7 +307,7 @@ export class DirectoryService {
           try {
             let directory = this.#directoryFor(h.key)
             if (directory === self) {
-              const here = this.#registerHere(entry)
+              const here = this.#registerHere(entry, true)
               if (!here.accepted) return this.#init.onLost(h.key, here.entry)
               directory = this.#node.directoryFor(h.key, self) ?? self
               if (directory === self) return // alone in its view: nobody else could take it
@@ -309,7 +317,7 @@ export class DirectoryService {
               await this.#init.channels.request(
                 directory,
                 DIRECTORY_METHODS.register,
-                entry,
+                { ...entry, yielding: true },
                 CONFIRM_TIMEOUT_MS,
               ),
               `${DIRECTORY_METHODS.register} answer`,
@@ -365,8 +373,8 @@ export class DirectoryService {
   }
 
   /** Registers `entry` here; refused (`not-responsible`) while its peer looks dead from here. */
-  #registerHere(entry: DirectoryEntry): RegisterOutcome {
-    const { answer, effects } = this.#node.handle({ type: 'register', entry })
+  #registerHere(entry: DirectoryEntry, yielding = false): RegisterOutcome {
+    const { answer, effects } = this.#node.handle({ type: 'register', entry, yielding })
     if ('refused' in answer) throw new ChorusError('not-responsible', answer.refused)
     for (const { to, winner } of effects) {
       if (to === this.#init.members.selfId) this.#init.onLost(winner.key, winner)

@@ -50,6 +50,23 @@ describe('DirectoryNode', () => {
     })
   })
 
+  it('after a pause, the registrant yields to any other live scheduler of the key', () => {
+    const node = new DirectoryNode('p1', view(PEERS))
+    // Made while p2 was away, at epoch 1 with a larger GUID: it would lose a plain conflict.
+    node.handle({ type: 'register', entry: { key: 'k', guid: 'g-z', peerId: 'p3', epoch: 1 } })
+    const paused = { key: 'k', guid: 'g-a', peerId: 'p2', epoch: 1 }
+    const { answer, effects } = node.handle({ type: 'register', entry: paused, yielding: true })
+    expect(answer).toEqual({
+      accepted: false,
+      entry: { key: 'k', guid: 'g-z', peerId: 'p3', epoch: 1 },
+    })
+    expect(effects).toEqual([])
+    // Without yielding the smaller GUID wins, and the other is told to merge.
+    expect(node.handle({ type: 'register', entry: paused }).answer).toMatchObject({
+      accepted: true,
+    })
+  })
+
   it('counts a leaving peer out, and forgets the keys it is no longer the directory for', () => {
     const keys = Array.from({ length: 200 }, (_, i) => `owner-${i}/mesh`)
     const node = new DirectoryNode('p1', view(PEERS))
