@@ -558,7 +558,7 @@ export class SimPeer {
    * may have been claimed elsewhere: each serves nothing until its directory confirms it.
    */
   #noticePause(): void {
-    if (!this.#pauses.observe(this.#world.time.now())) return
+    if (this.#pauses.observe(this.#world.time.now()) === undefined) return
     if (this.#world.plant === 'no-pause-fence') return
     for (const hosted of this.hosted.values()) {
       if (!hosted.accepting || hosted.fenced) continue

@@ -27,10 +27,13 @@ export class PauseDetector {
     this.limitMs = limitMs
   }
 
-  /** True when more than `limitMs` passed since the previous call (never on the first). */
-  observe(now: number): boolean {
+  /**
+   * The pause's length (ms) when more than `limitMs` passed since the previous call; undefined
+   * otherwise (and on the first call).
+   */
+  observe(now: number): number | undefined {
     const last = this.#last
     this.#last = last === undefined ? now : Math.max(last, now)
-    return last !== undefined && now - last > this.limitMs
+    return last !== undefined && now - last > this.limitMs ? now - last : undefined
   }
 }

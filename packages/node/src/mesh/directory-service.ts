@@ -272,16 +272,7 @@ export class DirectoryService {
           const outcome =
             directory === self
               ? this.#registerHere(entry)
-              : parseMessage(
-                  DIRECTORY_MESSAGES.registerOutcome,
-                  await this.#init.channels.request(
-                    directory,
-                    DIRECTORY_METHODS.register,
-                    entry,
-                    5_000,
-                  ),
-                  `${DIRECTORY_METHODS.register} answer`,
-                )
+              : await this.#registerAt(directory, entry, 5_000)
           if (!outcome.accepted) this.#init.onLost(h.key, outcome.entry)
         } catch (err) {
           this.#log.warn({ err, key: h.key }, 're-registering failed')
@@ -312,16 +303,7 @@ export class DirectoryService {
               directory = this.#node.directoryFor(h.key, self) ?? self
               if (directory === self) return // alone in its view: nobody else could take it
             }
-            const outcome = parseMessage(
-              DIRECTORY_MESSAGES.registerOutcome,
-              await this.#init.channels.request(
-                directory,
-                DIRECTORY_METHODS.register,
-                { ...entry, yielding: true },
-                CONFIRM_TIMEOUT_MS,
-              ),
-              `${DIRECTORY_METHODS.register} answer`,
-            )
+            const outcome = await this.#registerAt(directory, entry, CONFIRM_TIMEOUT_MS, true)
             if (!outcome.accepted) this.#init.onLost(h.key, outcome.entry)
             return
           } catch (err) {
@@ -369,6 +351,21 @@ export class DirectoryService {
           this.#log.debug({ err, key, predecessor }, 'a previous directory did not answer')
         }
       }),
+    )
+  }
+
+  /** Registers `entry` with another peer's directory (`dir.register/1`). */
+  async #registerAt(
+    directory: string,
+    entry: DirectoryEntry,
+    timeoutMs: number,
+    yielding = false,
+  ): Promise<RegisterOutcome> {
+    const body = yielding ? { ...entry, yielding } : entry
+    return parseMessage(
+      DIRECTORY_MESSAGES.registerOutcome,
+      await this.#init.channels.request(directory, DIRECTORY_METHODS.register, body, timeoutMs),
+      `${DIRECTORY_METHODS.register} answer`,
     )
   }
 

@@ -27,7 +27,6 @@ export class PauseFence {
   readonly #log: Logger
   #timer: TimerHandle | undefined
   #confirming: Promise<void> | undefined
-  #lastAt = 0
 
   constructor(init: PauseFenceInit) {
     this.#init = init
@@ -64,12 +63,10 @@ export class PauseFence {
   }
 
   #check(): void {
-    const now = this.#init.clock.now()
-    const last = this.#lastAt
-    this.#lastAt = now
-    if (!this.#detector.observe(now) || this.#confirming !== undefined) return
+    const pausedMs = this.#detector.observe(this.#init.clock.now())
+    if (pausedMs === undefined || this.#confirming !== undefined) return
     this.#log.info(
-      { pausedMs: Math.round(now - last) },
+      { pausedMs: Math.round(pausedMs) },
       'this peer was paused: confirming its schedulers with their directories before serving',
     )
     this.#confirming = this.#init
